@@ -1,0 +1,32 @@
+"""What the command-line entry points share: flag parsing and quiet logs."""
+
+import sys
+
+from absl import flags, logging
+
+
+def flags_parser(program):
+    """An absl `flags_parser` that exits with one line naming a bad flag.
+
+    Example:
+
+    >>> app.run(main, flags_parser=flags_parser("train.py"))  # doctest: +SKIP
+    """
+
+    def parse(argv):
+        try:
+            argv = flags.FLAGS(argv)
+        except flags.Error as e:
+            sys.exit(f"{program}: error: {e}")
+        if len(argv) > 1:
+            sys.exit(f"{program}: error: unexpected arguments {argv[1:]}; settings are --flags.")
+        # TFDS logs every dataset it opens at INFO; keep the console for progress.
+        logging.set_verbosity(logging.WARNING)
+        return argv
+
+    return parse
+
+
+def fail(program, error):
+    """Exits with `program: error: <message>` on one line."""
+    sys.exit(f"{program}: error: {error}")

@@ -1,0 +1,180 @@
+"""`GAN`: a Keras model whose `train_step` trains G and D adversarially."""
+
+import keras
+import tensorflow as tf
+
+from gan_keras import losses
+
+UPDATES = ("simultaneous", "alternating")
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class GAN(keras.Model):
+    """Trains a `Generator` against a `Discriminator` with `fit`.
+
+    Each element of the training dataset is a batch of `k * m` real images
+    (`m` = minibatch size); `train_step` runs one iteration of the chosen
+    update rule on it:
+
+    - `update="simultaneous"` (default; the authors' released code, which
+      produced Table 1): one forward pass on `m` real images and `m` samples;
+      D descends `0.5 * (BCE(D(x), 1) + BCE(D(G(z)), 0))`, G its loss through
+      the same dropout-masked pass; both gradients are taken at the same
+      parameters and applied together. Needs `k=1`.
+    - `update="alternating"` (Algorithm 1 of the paper): `k` discriminator
+      steps, each on its own `m` real images and fresh noise, then one
+      generator step on fresh noise. With the paper's hyperparameters this
+      collapses on MNIST (see docs); it is kept to reproduce that.
+
+    Metrics: `d_loss` (the loss D's step minimised), `g_loss`, `d_real` (mean
+    D(x)), `d_fake` (mean D(G(z))) and `value`, the estimate of V(D, G). In the
+    alternating rule they come from the last D step and the G step.
+
+    Losses are averaged over the *global* batch (`tf.nn.compute_average_loss`),
+    so the update is the same on one device and on N replicas.
+
+    Example:
+
+    >>> gan = GAN(Generator(), Discriminator(), seed=0)
+    >>> gan.compile(d_optimizer=paper_optimizer(), g_optimizer=paper_optimizer())
+    >>> gan.fit(dataset, epochs=1, steps_per_epoch=500)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, generator, discriminator, k=1, update="simultaneous", seed=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if update not in UPDATES:
+            raise ValueError(f"update must be one of {', '.join(UPDATES)}; got {update!r}.")
+        if int(k) < 1:
+            raise ValueError(f"k must be >= 1; got {k}.")
+        if update == "simultaneous" and k != 1:
+            raise ValueError(f"k={k} needs update='alternating'; the simultaneous update has k=1.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.k = int(k)
+        self.update = update
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "d_real", "d_fake", "value")
+        }
+
+    def compile(self, d_optimizer, g_optimizer, g_loss="non_saturating", **kwargs):
+        """Configures training.
+
+        Args:
+            d_optimizer, g_optimizer: one optimiser per network, e.g.
+                `paper_optimizer()`.
+            g_loss: `"non_saturating"` (default) or `"minimax"`.
+            **kwargs: passed to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, ...).
+        """
+        losses.check_g_loss(g_loss)
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.g_loss = g_loss
+
+    def build_optimizers(self):
+        """Builds both networks and creates the optimisers' slots.
+
+        Call it inside the strategy scope before training or restoring a
+        checkpoint: Keras creates slots lazily in the first step otherwise,
+        which breaks under `tf.distribute` and skips slots on restore.
+        """
+        self.generator.build()
+        self.discriminator.build()
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def _noise(self, batch_size):
+        return self.generator.sample_noise(batch_size, self.seed_generator.next())
+
+    def _discriminate(self, real, fake):
+        """D's logits on real and fake images in one pass (dropout is per example)."""
+        logits = self.discriminator(tf.concat([real, fake], axis=0), training=True)
+        real_logits, fake_logits = tf.split(tf.reshape(logits, [-1]), 2)
+        return real_logits, fake_logits
+
+    def _record(self, d_loss, g_loss, real_logits, fake_logits):
+        value = -losses.discriminator_loss(real_logits, fake_logits)
+        for name, values in (
+            ("d_loss", d_loss),
+            ("g_loss", g_loss),
+            ("d_real", tf.sigmoid(real_logits)),
+            ("d_fake", tf.sigmoid(fake_logits)),
+            ("value", value),
+        ):
+            self._trackers[name].update_state(values)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        if self.update == "simultaneous":
+            return self._simultaneous_step(real)
+        return self._alternating_step(real)
+
+    def _simultaneous_step(self, real):
+        batch_size = tf.shape(real)[0]
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(self._noise(batch_size), training=True)
+            real_logits, fake_logits = self._discriminate(real, fake)
+            d_loss = 0.5 * losses.discriminator_loss(real_logits, fake_logits)
+            g_loss = losses.generator_loss(fake_logits, self.g_loss)
+            d_objective = tf.nn.compute_average_loss(d_loss)
+            g_objective = tf.nn.compute_average_loss(g_loss)
+        d_grads = tape.gradient(d_objective, d_vars)
+        g_grads = tape.gradient(g_objective, g_vars)
+        del tape
+        self.d_optimizer.apply(d_grads, d_vars)
+        self.g_optimizer.apply(g_grads, g_vars)
+        return self._record(d_loss, g_loss, real_logits, fake_logits)
+
+    def _alternating_step(self, real):
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        # A Python loop: k is static, and optimizer.apply inside tf.while_loop
+        # fails under tf.distribute (keras#20582).
+        for real_batch in tf.split(real, self.k):
+            batch_size = tf.shape(real_batch)[0]
+            fake = self.generator(self._noise(batch_size), training=True)
+            with tf.GradientTape() as tape:
+                real_logits, fake_logits = self._discriminate(real_batch, fake)
+                d_loss = losses.discriminator_loss(real_logits, fake_logits)
+                d_objective = tf.nn.compute_average_loss(d_loss)
+            self.d_optimizer.apply(tape.gradient(d_objective, d_vars), d_vars)
+        with tf.GradientTape() as tape:
+            fake = self.generator(self._noise(batch_size), training=True)
+            g_fake_logits = tf.reshape(self.discriminator(fake, training=True), [-1])
+            g_loss = losses.generator_loss(g_fake_logits, self.g_loss)
+            g_objective = tf.nn.compute_average_loss(g_loss)
+        self.g_optimizer.apply(tape.gradient(g_objective, g_vars), g_vars)
+        return self._record(d_loss, g_loss, real_logits, fake_logits)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            k=self.k,
+            update=self.update,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)

@@ -1,0 +1,33 @@
+"""Sample grids as PNG files."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+
+def image_grid(images, rows, cols, pad=1):
+    """Tiles `rows * cols` images `[n, h, w, c]` in [0, 1] into one uint8 image.
+
+    Example:
+
+    >>> image_grid(np.zeros((6, 28, 28, 1)), rows=2, cols=3).shape
+    (59, 89, 1)
+    """
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w, c = images.shape
+    if n < rows * cols:
+        raise ValueError(f"image_grid needs {rows * cols} images; got {n}.")
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.float32)
+    for i in range(rows * cols):
+        r, q = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + q * (w + pad)
+        grid[y : y + h, x : x + w] = images[i]
+    return np.round(np.clip(grid, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def write_png(path, image):
+    """Writes a uint8 `[h, w, c]` image to `path` atomically (temp file + rename)."""
+    tmp = f"{path}.tmp"
+    tf.io.write_file(tmp, tf.io.encode_png(image))
+    os.replace(tmp, path)

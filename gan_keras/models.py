@@ -1,0 +1,227 @@
+"""The generator and discriminator: the paper's MLPs and a small conv pair.
+
+`arch="mlp"` is the paper's MNIST model (from the authors' released
+configuration); `arch="conv"` is a small DCGAN-style pair for 28x28 or 32x32
+images (height and width divisible by 4).
+"""
+
+import numpy as np
+import keras
+from keras import layers
+
+from gan_keras import noise as noise_lib
+from gan_keras.layers import Maxout
+
+ARCHS = ("mlp", "conv")
+
+
+def check_arch(arch):
+    """Raises `ValueError` unless `arch` is one of `ARCHS`."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}.")
+
+
+def _check_image_shape(arch, image_shape):
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels); got {image_shape}.")
+    if arch == "conv" and (image_shape[0] % 4 or image_shape[1] % 4):
+        raise ValueError(
+            f"arch='conv' needs height and width divisible by 4; got {image_shape}."
+        )
+
+
+def _build_stack(layer_stack, input_shape):
+    """Builds each layer of a stack in turn from the input shape.
+
+    Keras 3's `Model.build()` does not build sub-layers (keras#18823), and the
+    weights must exist before a checkpoint or weights file is restored.
+    """
+    shape = tuple(input_shape)
+    for layer in layer_stack:
+        layer.build(shape)
+        shape = layer.compute_output_shape(shape)
+
+
+def output_bias_from_mean(pixel_mean, eps=1e-7):
+    """The logit of the per-pixel data mean, clipped away from 0 and 1.
+
+    Initialising a sigmoid output's bias to this makes the untrained generator
+    produce the data's marginals (pylearn2's `init_bias_target_marginals`).
+
+    Example:
+
+    >>> output_bias_from_mean(np.array([0.5, 0.0])).round(2)
+    array([  0.  , -16.12])
+    """
+    p = np.clip(np.asarray(pixel_mean, dtype=np.float64), eps, 1.0 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class Generator(keras.Model):
+    """G: maps noise z ~ p_z to images in [0, 1].
+
+    Args:
+        latent_dim: dimension of z (paper: 100).
+        image_shape: `(height, width, channels)` of the images produced.
+        arch: `"mlp"` (paper: 1200 ReLU -> 1200 ReLU -> sigmoid) or `"conv"`.
+        noise: the prior p_z, `"uniform"` on [-sqrt 3, sqrt 3] (paper) or
+            `"gaussian"`; used by `sample`.
+        output_bias: optional initial bias of the sigmoid output layer (flat
+            pixels for `"mlp"`, channels for `"conv"`), e.g.
+            `output_bias_from_mean(pixel_mean)`. It is a weight, so it is not
+            part of the config: a reloaded model gets it from its weights.
+
+    Example:
+
+    >>> g = Generator(latent_dim=100, image_shape=(28, 28, 1))
+    >>> g.sample(16, seed=[0, 1]).shape
+    TensorShape([16, 28, 28, 1])
+    """
+
+    def __init__(
+        self,
+        latent_dim=100,
+        image_shape=(28, 28, 1),
+        arch="mlp",
+        noise="uniform",
+        output_bias=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_arch(arch)
+        noise_lib.check_noise_kind(noise)
+        image_shape = tuple(int(d) for d in image_shape)
+        _check_image_shape(arch, image_shape)
+        self.latent_dim = int(latent_dim)
+        self.image_shape = image_shape
+        self.arch = arch
+        self.noise = noise
+        bias_init = "zeros" if output_bias is None else keras.initializers.Constant(
+            np.asarray(output_bias, dtype=np.float32)
+        )
+        if arch == "mlp":
+            init = keras.initializers.RandomUniform(-0.05, 0.05)
+            self.net = [
+                layers.Dense(1200, activation="relu", kernel_initializer=init),
+                layers.Dense(1200, activation="relu", kernel_initializer=init),
+                layers.Dense(
+                    int(np.prod(image_shape)),
+                    activation="sigmoid",
+                    kernel_initializer=init,
+                    bias_initializer=bias_init,
+                ),
+                layers.Reshape(image_shape),
+            ]
+        else:
+            h, w, c = image_shape
+            self.net = [
+                layers.Dense(128 * (h // 4) * (w // 4), activation="relu"),
+                layers.Reshape((h // 4, w // 4, 128)),
+                layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu"),
+                layers.Conv2DTranspose(
+                    c,
+                    4,
+                    strides=2,
+                    padding="same",
+                    activation="sigmoid",
+                    bias_initializer=bias_init,
+                ),
+            ]
+
+    def call(self, z, training=None):
+        x = z
+        for layer in self.net:
+            x = layer(x, training=training)
+        return x
+
+    def build(self, input_shape=None):
+        _build_stack(self.net, (None, self.latent_dim))
+
+    def sample_noise(self, num_samples, seed):
+        """Draws `num_samples` z's from p_z with a `[2]` int seed (stateless)."""
+        return noise_lib.sample_noise(self.noise, (num_samples, self.latent_dim), seed)
+
+    def sample(self, num_samples, seed):
+        """Draws `num_samples` images: G(z) with z ~ p_z from a `[2]` int seed."""
+        return self(self.sample_noise(num_samples, seed), training=False)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            image_shape=list(self.image_shape),
+            arch=self.arch,
+            noise=self.noise,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class Discriminator(keras.Model):
+    """D: maps images to the logit of the probability that they are real.
+
+    Returns logits of shape `[batch, 1]`; `sigmoid(logits)` is D(x). Losses use
+    the logits directly, which is numerically stable.
+
+    Args:
+        image_shape: `(height, width, channels)` of the input images.
+        arch: `"mlp"` (paper: maxout 240x5 -> maxout 240x5 -> 1) or `"conv"`.
+        seed: optional int seed of the dropout masks (for reproducible runs).
+
+    Dropout follows the released configuration: keep probability 0.8 on the
+    input, 0.5 on the input of each later layer, active only when `training`.
+
+    Example:
+
+    >>> d = Discriminator(image_shape=(28, 28, 1))
+    >>> d(keras.ops.zeros((2, 28, 28, 1))).shape
+    (2, 1)
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), arch="mlp", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        check_arch(arch)
+        image_shape = tuple(int(d) for d in image_shape)
+        _check_image_shape(arch, image_shape)
+        self.image_shape = image_shape
+        self.arch = arch
+        self.seed = seed
+        seeds = [None] * 3 if seed is None else [seed + i for i in range(3)]
+        if arch == "mlp":
+            init = keras.initializers.RandomUniform(-0.005, 0.005)
+            self.net = [
+                layers.Flatten(),
+                layers.Dropout(0.2, seed=seeds[0]),
+                Maxout(240, 5, kernel_initializer=init),
+                layers.Dropout(0.5, seed=seeds[1]),
+                Maxout(240, 5, kernel_initializer=init),
+                layers.Dropout(0.5, seed=seeds[2]),
+                layers.Dense(1, kernel_initializer=init),
+            ]
+        else:
+            self.net = [
+                layers.Dropout(0.2, seed=seeds[0]),
+                layers.Conv2D(64, 4, strides=2, padding="same"),
+                layers.LeakyReLU(0.2),
+                layers.Dropout(0.5, seed=seeds[1]),
+                layers.Conv2D(128, 4, strides=2, padding="same"),
+                layers.LeakyReLU(0.2),
+                layers.Flatten(),
+                layers.Dropout(0.5, seed=seeds[2]),
+                layers.Dense(1),
+            ]
+
+    def call(self, images, training=None):
+        x = images
+        for layer in self.net:
+            x = layer(x, training=training)
+        return x
+
+    def build(self, input_shape=None):
+        _build_stack(self.net, (None, *self.image_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(image_shape=list(self.image_shape), arch=self.arch, seed=self.seed)
+        return config

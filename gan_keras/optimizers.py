@@ -1,0 +1,140 @@
+"""The paper's optimiser: SGD with a decaying learning rate and ramped momentum.
+
+Both schedules are functions of the optimiser's own `iterations` counter, so
+their position is checkpointed with the optimiser and a resumed run continues
+exactly where it stopped.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class PaperLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """`initial / decay_factor ** step`, never below `min_learning_rate`.
+
+    The released configuration divides the learning rate by 1.000004 after
+    every update, with a floor of 1e-6.
+
+    Example:
+
+    >>> lr = PaperLearningRate(0.1, 1.000004, 1e-6)
+    >>> float(lr(0)), round(float(lr(100_000)), 4)
+    (0.1, 0.067)
+    """
+
+    def __init__(self, initial_learning_rate=0.1, decay_factor=1.000004, min_learning_rate=1e-6):
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_factor = decay_factor
+        self.min_learning_rate = min_learning_rate
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        lr = self.initial_learning_rate * ops.power(1.0 / self.decay_factor, step)
+        return ops.maximum(lr, self.min_learning_rate)
+
+    def get_config(self):
+        return dict(
+            initial_learning_rate=self.initial_learning_rate,
+            decay_factor=self.decay_factor,
+            min_learning_rate=self.min_learning_rate,
+        )
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class LinearMomentum(keras.optimizers.schedules.LearningRateSchedule):
+    """Momentum rising linearly per epoch, as pylearn2's `MomentumAdjustor`.
+
+    `initial` during epoch 1, `final` from epoch `saturate_epoch` on, linear in
+    between. Epochs are counted in optimiser updates: update `i` (from 0)
+    belongs to epoch `i // updates_per_epoch + 1`.
+
+    Example:
+
+    >>> mu = LinearMomentum(0.5, 0.7, saturate_epoch=250, updates_per_epoch=500)
+    >>> [round(float(mu(s)), 3) for s in (0, 499, 500, 249 * 500, 10**7)]
+    [0.5, 0.5, 0.501, 0.7, 0.7]
+    """
+
+    def __init__(self, initial=0.5, final=0.7, saturate_epoch=250, updates_per_epoch=500):
+        self.initial = initial
+        self.final = final
+        self.saturate_epoch = saturate_epoch
+        self.updates_per_epoch = updates_per_epoch
+
+    def __call__(self, step):
+        epoch = ops.cast(ops.floor_divide(step, self.updates_per_epoch), "float32")
+        ramp = ops.clip(epoch / max(self.saturate_epoch - 1, 1), 0.0, 1.0)
+        return self.initial + (self.final - self.initial) * ramp
+
+    def get_config(self):
+        return dict(
+            initial=self.initial,
+            final=self.final,
+            saturate_epoch=self.saturate_epoch,
+            updates_per_epoch=self.updates_per_epoch,
+        )
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class ScheduledMomentumSGD(keras.optimizers.SGD):
+    """SGD with classic momentum whose coefficient follows a schedule.
+
+    `v <- mu(t) v - lr(t) g; w <- w + v`, where `mu` is a schedule of the
+    update count `t` (e.g. `LinearMomentum`) and `lr` a learning-rate schedule.
+
+    Example:
+
+    >>> opt = ScheduledMomentumSGD(PaperLearningRate(), LinearMomentum())
+    """
+
+    def __init__(self, learning_rate, momentum_schedule, **kwargs):
+        kwargs.pop("momentum", None)
+        kwargs.pop("nesterov", None)
+        # A non-zero base momentum makes SGD.build() create the velocity slots.
+        super().__init__(learning_rate=learning_rate, momentum=0.5, **kwargs)
+        if isinstance(momentum_schedule, dict):
+            momentum_schedule = keras.saving.deserialize_keras_object(momentum_schedule)
+        self.momentum_schedule = momentum_schedule
+
+    def current_momentum(self):
+        """The momentum coefficient the next update uses."""
+        return self.momentum_schedule(self.iterations)
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        momentum = ops.cast(self.current_momentum(), variable.dtype)
+        velocity = self.momentums[self._get_variable_index(variable)]
+        self.assign(velocity, velocity * momentum - gradient * learning_rate)
+        self.assign_add(variable, velocity)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("momentum", None)
+        config.pop("nesterov", None)
+        config["momentum_schedule"] = keras.saving.serialize_keras_object(self.momentum_schedule)
+        return config
+
+
+def paper_optimizer(
+    learning_rate=0.1,
+    lr_decay=1.000004,
+    min_learning_rate=1e-6,
+    momentum_initial=0.5,
+    momentum_final=0.7,
+    momentum_saturate_epoch=250,
+    updates_per_epoch=500,
+    name=None,
+):
+    """The released configuration's optimiser for one of the two networks.
+
+    Example:
+
+    >>> d_opt = paper_optimizer(updates_per_epoch=500, name="d_optimizer")
+    """
+    return ScheduledMomentumSGD(
+        PaperLearningRate(learning_rate, lr_decay, min_learning_rate),
+        LinearMomentum(momentum_initial, momentum_final, momentum_saturate_epoch, updates_per_epoch),
+        name=name,
+    )

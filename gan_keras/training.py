@@ -1,0 +1,246 @@
+"""Training runs: configuration, model construction, resume, artifacts.
+
+`train.py` is a thin absl front end over `run(TrainConfig(...))`; the field
+names of `TrainConfig` are its flag names.
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+
+from gan_keras import data as data_lib
+from gan_keras import images as images_lib
+from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint
+from gan_keras.gan import GAN, UPDATES
+from gan_keras.losses import G_LOSSES
+from gan_keras.models import ARCHS, Discriminator, Generator, output_bias_from_mean
+from gan_keras.noise import NOISE_KINDS
+from gan_keras.optimizers import paper_optimizer
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_SUBDIR = "checkpoints"
+# The fields that fix the shape of the networks: a model_dir trained with
+# other values cannot be resumed or exported with these.
+ARCHITECTURE_FIELDS = ("dataset", "arch", "latent_dim", "noise")
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message names the flag and the accepted values."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of a training run. The defaults are the paper's MNIST preset.
+
+    Example:
+
+    >>> config = TrainConfig(model_dir="/tmp/run", epochs=5)
+    >>> config.validate()
+    """
+
+    dataset: str = "mnist"
+    data_dir: str = None
+    model_dir: str = "runs/mnist"
+    arch: str = "mlp"
+    latent_dim: int = 100
+    noise: str = "uniform"
+    batch_size: int = 100
+    k: int = 1
+    update: str = "simultaneous"
+    g_loss: str = "non_saturating"
+    epochs: int = 250
+    steps_per_epoch: int = None
+    learning_rate: float = 0.1
+    lr_decay: float = 1.000004
+    min_learning_rate: float = 1e-6
+    momentum_initial: float = 0.5
+    momentum_final: float = 0.7
+    momentum_saturate_epoch: int = 250
+    seed: int = 0
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    verbose: str = "auto"
+
+    def validate(self):
+        """Raises `ConfigError` naming the first bad setting."""
+        for name, accepted in (
+            ("arch", ARCHS),
+            ("noise", NOISE_KINDS),
+            ("update", UPDATES),
+            ("g_loss", G_LOSSES),
+        ):
+            if getattr(self, name) not in accepted:
+                raise ConfigError(
+                    f"--{name}={getattr(self, name)!r} is not valid; accepted: "
+                    f"{', '.join(accepted)}."
+                )
+        for name in ("latent_dim", "batch_size", "k", "epochs", "steps_per_execution"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be >= 1; got {getattr(self, name)}.")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ConfigError(f"--steps_per_epoch must be >= 1; got {self.steps_per_epoch}.")
+        if self.learning_rate <= 0 or self.min_learning_rate < 0:
+            raise ConfigError("--learning_rate must be > 0 and --min_learning_rate >= 0.")
+        if self.lr_decay < 1:
+            raise ConfigError(f"--lr_decay must be >= 1 (the lr is divided by it); got {self.lr_decay}.")
+        for name in ("momentum_initial", "momentum_final"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be in [0, 1); got {getattr(self, name)}.")
+        if self.update == "simultaneous" and self.k != 1:
+            raise ConfigError(
+                f"--k={self.k} needs --update=alternating; --update=simultaneous uses k=1."
+            )
+        try:
+            data_lib.check_dataset(self.dataset, self.data_dir)
+        except ValueError as e:
+            raise ConfigError(f"--dataset: {e}") from None
+
+    def architecture(self):
+        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
+
+
+def load_config(model_dir):
+    """The `TrainConfig` saved in a model dir, or None if there is none."""
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return TrainConfig(**json.load(f))
+
+
+def _save_config(config):
+    path = os.path.join(config.model_dir, CONFIG_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump(dataclasses.asdict(config), f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def check_compatible(config, saved):
+    """Raises `ConfigError` if `config` cannot resume the run `saved` came from."""
+    if saved is None:
+        return
+    for name, value in saved.architecture().items():
+        if getattr(config, name) != value:
+            raise ConfigError(
+                f"--model_dir={config.model_dir} holds a run with --{name}={value!r}, "
+                f"not {getattr(config, name)!r}; use another --model_dir or the same --{name}."
+            )
+
+
+def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500):
+    """Builds and compiles the GAN of a config, with built optimisers.
+
+    Args:
+        config: a `TrainConfig`.
+        image_shape: `(height, width, channels)` of the data.
+        pixel_mean: optional per-pixel mean of the training data in [0, 1];
+            the generator's output bias starts at its logit (the paper's init).
+        updates_per_epoch: GAN steps per pass over the data (sets the epoch of
+            the momentum schedule).
+
+    Example:
+
+    >>> gan = build_gan(TrainConfig(), (28, 28, 1))
+    """
+    output_bias = None
+    if pixel_mean is not None:
+        mean = np.asarray(pixel_mean).reshape(-1, image_shape[-1])
+        mean = mean.reshape(-1) if config.arch == "mlp" else mean.mean(axis=0)
+        output_bias = output_bias_from_mean(mean)
+    generator = Generator(
+        latent_dim=config.latent_dim,
+        image_shape=image_shape,
+        arch=config.arch,
+        noise=config.noise,
+        output_bias=output_bias,
+        name="generator",
+    )
+    discriminator = Discriminator(
+        image_shape=image_shape, arch=config.arch, seed=config.seed + 1, name="discriminator"
+    )
+    gan = GAN(generator, discriminator, k=config.k, update=config.update, seed=config.seed)
+
+    def optimizer(name, updates):
+        return paper_optimizer(
+            learning_rate=config.learning_rate,
+            lr_decay=config.lr_decay,
+            min_learning_rate=config.min_learning_rate,
+            momentum_initial=config.momentum_initial,
+            momentum_final=config.momentum_final,
+            momentum_saturate_epoch=config.momentum_saturate_epoch,
+            updates_per_epoch=updates,
+            name=name,
+        )
+
+    d_updates = updates_per_epoch * (config.k if config.update == "alternating" else 1)
+    gan.compile(
+        d_optimizer=optimizer("d_optimizer", d_updates),
+        g_optimizer=optimizer("g_optimizer", updates_per_epoch),
+        g_loss=config.g_loss,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+    gan.build_optimizers()
+    return gan
+
+
+def save_generator(generator, path):
+    """Saves a generator as a `.keras` file atomically (temp file + rename)."""
+    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
+    generator.save(tmp)
+    os.replace(tmp, path)
+
+
+def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
+    """Writes a `rows x cols` PNG grid of samples drawn with a fixed seed."""
+    samples = generator.sample(rows * cols, seed=np.asarray(seed, np.int32))
+    images_lib.write_png(path, images_lib.image_grid(np.asarray(samples), rows, cols))
+
+
+def run(config, callbacks=()):
+    """Trains (or resumes) the run described by `config`.
+
+    Resumes from the newest checkpoint in `config.model_dir/checkpoints` if
+    there is one. Saves a checkpoint after every epoch and, at the end,
+    `generator.keras` and `samples.png` in the model dir.
+
+    Returns the trained `GAN`.
+
+    Example:
+
+    >>> gan = run(TrainConfig(model_dir="/tmp/run", epochs=1))  # doctest: +SKIP
+    """
+    config.validate()
+    saved = load_config(config.model_dir)
+    check_compatible(config, saved)
+    keras.utils.set_random_seed(config.seed)
+    data = data_lib.TrainingData(
+        data_lib.load_images(config.dataset, "train", config.data_dir),
+        batch_size=config.batch_size,
+        k=config.k,
+    )
+    os.makedirs(config.model_dir, exist_ok=True)
+    _save_config(config)
+
+    gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+    checkpoint = GANCheckpoint(gan, os.path.join(config.model_dir, CHECKPOINT_SUBDIR))
+    initial_epoch = checkpoint.restore()
+    step = int(gan.g_optimizer.iterations.numpy())
+    if initial_epoch:
+        print(f"Resuming from {checkpoint.latest}: epoch {initial_epoch}, step {step}.")
+    if initial_epoch < config.epochs:
+        gan.fit(
+            data.dataset(config.seed, initial_step=step),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=config.steps_per_epoch or data.steps_per_epoch,
+            callbacks=[CheckpointEveryEpoch(checkpoint), *callbacks],
+            shuffle=False,
+            verbose=config.verbose,
+        )
+    save_generator(gan.generator, os.path.join(config.model_dir, "generator.keras"))
+    write_sample_grid(gan.generator, os.path.join(config.model_dir, "samples.png"))
+    return gan

@@ -1,0 +1,27 @@
+"""gan_keras: Generative Adversarial Nets (Goodfellow et al., 2014) in Keras 3."""
+
+import setuptools
+
+setuptools.setup(
+    name="gan_keras",
+    version="0.1.0",
+    description="Generative Adversarial Nets (Goodfellow et al., 2014) in TensorFlow/Keras 3.",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["gan_keras", "gan_keras.*"]),
+    package_data={"gan_keras": ["assets/*"]},
+    py_modules=["train", "export"],
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.18",
+        "keras>=3.6",
+        # TFP on TensorFlow needs tf-keras, which the [tf] extra installs.
+        "tensorflow-probability[tf]>=0.25",
+        "tensorflow-datasets>=4.9",
+        "importlib_resources",
+        "absl-py",
+        "numpy",
+    ],
+    extras_require={"test": ["pytest>=8", "tensorboard"]},
+    license="Apache-2.0",
+)

@@ -1,0 +1,70 @@
+"""Trains the adversarial nets of Goodfellow et al. (2014).
+
+The defaults are the paper's MNIST preset (the authors' released
+configuration), with the released code's simultaneous update:
+
+    python train.py --model_dir=runs/mnist
+
+Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`). A run
+resumes from its newest checkpoint when `--model_dir` already holds one.
+Flags can also come from a file: `--flagfile=paper.flags`.
+"""
+
+import dataclasses
+
+from absl import app, flags
+
+from gan_keras.cli import fail, flags_parser
+from gan_keras.training import ConfigError, TrainConfig, run
+
+_D = TrainConfig()
+
+flags.DEFINE_string("dataset", _D.dataset, "TFDS image dataset name, e.g. mnist, cifar10.")
+flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: $TFDS_DATA_DIR, then TFDS's).")
+flags.DEFINE_string("model_dir", _D.model_dir, "Where checkpoints, logs and the generator go.")
+flags.DEFINE_enum("arch", _D.arch, ["mlp", "conv"], "mlp: the paper's MLPs; conv: small conv nets.")
+flags.DEFINE_integer("latent_dim", _D.latent_dim, "Dimension of the noise z.")
+flags.DEFINE_enum("noise", _D.noise, ["uniform", "gaussian"], "p_z: U[-sqrt3, sqrt3] (paper) or N(0, 1).")
+flags.DEFINE_integer("batch_size", _D.batch_size, "Minibatch size m (per D or G step; global across replicas).")
+flags.DEFINE_integer("k", _D.k, "Discriminator steps per generator step (needs --update=alternating if > 1).")
+flags.DEFINE_enum(
+    "update",
+    _D.update,
+    ["simultaneous", "alternating"],
+    "simultaneous: the authors' released code (Table 1); alternating: Algorithm 1 of the paper.",
+)
+flags.DEFINE_enum("g_loss", _D.g_loss, ["non_saturating", "minimax"], "Generator loss.")
+flags.DEFINE_integer("epochs", _D.epochs, "Total number of epochs (a resumed run continues to it).")
+flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch, "GAN steps per epoch (default: one pass over the data).")
+flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate of both SGD optimisers.")
+flags.DEFINE_float("lr_decay", _D.lr_decay, "The learning rate is divided by this after every update.")
+flags.DEFINE_float("min_learning_rate", _D.min_learning_rate, "Floor of the learning rate.")
+flags.DEFINE_float("momentum_initial", _D.momentum_initial, "Momentum in epoch 1.")
+flags.DEFINE_float("momentum_final", _D.momentum_final, "Momentum from --momentum_saturate_epoch on.")
+flags.DEFINE_integer("momentum_saturate_epoch", _D.momentum_saturate_epoch, "Epoch at which momentum reaches its final value.")
+flags.DEFINE_integer("seed", _D.seed, "Seed of initialisation, data order, noise and dropout.")
+flags.DEFINE_boolean("jit_compile", _D.jit_compile, "Compile train_step with XLA (slower on CPU; measure).")
+flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution, "Train steps per tf.function call.")
+flags.DEFINE_enum("verbose", _D.verbose, ["auto", "0", "1", "2"], "Keras progress output.")
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags():
+    """The `TrainConfig` the command line describes."""
+    values = {f.name: FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)}
+    if values["verbose"] != "auto":
+        values["verbose"] = int(values["verbose"])
+    return TrainConfig(**values)
+
+
+def main(argv):
+    del argv
+    try:
+        run(config_from_flags())
+    except ConfigError as e:
+        fail("train.py", e)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=flags_parser("train.py"))
