@@ -10,7 +10,6 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["gan_keras", "gan_keras.*"]),
     package_data={"gan_keras": ["assets/*"]},
-    py_modules=["train", "export"],
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.18",
