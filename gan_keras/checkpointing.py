@@ -10,6 +10,15 @@ import keras
 import tensorflow as tf
 
 
+def seed_states(gan):
+    """The state variables of every `SeedGenerator` in the GAN: noise and dropout.
+
+    Checkpointing them makes a resumed run draw the same noise and dropout
+    masks as an unbroken one.
+    """
+    return [v.value for v in gan.variables if v.path.endswith("seed_generator_state")]
+
+
 class GANCheckpoint:
     """A `tf.train.CheckpointManager` over everything a run needs to resume.
 
@@ -30,7 +39,7 @@ class GANCheckpoint:
             discriminator=gan.discriminator,
             d_optimizer=gan.d_optimizer,
             g_optimizer=gan.g_optimizer,
-            noise_seed=gan.seed_generator.state.value,
+            seed_states=seed_states(gan),
             epoch=self.epoch,
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)

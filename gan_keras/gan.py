@@ -84,8 +84,9 @@ class GAN(keras.Model):
         checkpoint: Keras creates slots lazily in the first step otherwise,
         which breaks under `tf.distribute` and skips slots on restore.
         """
-        self.generator.build()
-        self.discriminator.build()
+        for network in (self.generator, self.discriminator):
+            if not network.built:
+                network.build()
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 

@@ -5,6 +5,8 @@ their position is checkpointed with the optimiser and a resumed run continues
 exactly where it stopped.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -29,8 +31,10 @@ class PaperLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         self.min_learning_rate = min_learning_rate
 
     def __call__(self, step):
+        # exp(-step log f), with log f in float64: (1 / f) ** step in float32
+        # is 0.2% off after 250k updates, because 1 / 1.000004 rounds.
         step = ops.cast(step, "float32")
-        lr = self.initial_learning_rate * ops.power(1.0 / self.decay_factor, step)
+        lr = self.initial_learning_rate * ops.exp(-step * math.log(self.decay_factor))
         return ops.maximum(lr, self.min_learning_rate)
 
     def get_config(self):

@@ -1,0 +1,269 @@
+"""Exporting a trained generator for TensorFlow Serving and for Keras.
+
+`export(generator, export_dir)` writes
+
+    EXPORT_DIR/<version>/    a SavedModel in TF Serving's layout (signatures below)
+    EXPORT_DIR/generator.keras
+
+Signatures of the SavedModel (each returns `{"images": float32 [n, H, W, C]}`
+in [0, 1]):
+
+- `serving_default`: `z` float32 `[None, latent_dim]` -> G(z).
+- `sample`: `num_samples` int32 scalar, `seed` int32 scalar -> G(z) with
+  z ~ p_z drawn by the generator's own `sample_noise` from the stateless seed
+  `[seed, 0]`: the same as `generator.sample(num_samples, seed=[seed, 0])`.
+- `interpolate`: `z_start`, `z_end` float32 `[latent_dim]`, `num_steps` int32
+  scalar -> G(z) for `num_steps` z's evenly spaced on the segment from
+  `z_start` to `z_end`, both ends included (Fig. 3 of the paper).
+
+Bad requests (negative or too many samples, fewer than 2 steps) fail with an
+`InvalidArgumentError` naming the input; the loaded model keeps working.
+
+`export.py` is the command-line front end; `export_from_model_dir` is what it
+runs.
+"""
+
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from gan_keras import data as data_lib
+from gan_keras.checkpointing import GANCheckpoint
+from gan_keras.training import CHECKPOINT_SUBDIR, build_gan, load_config, save_generator
+
+GENERATOR_FILE = "generator.keras"
+# Requests for more images than this are refused (a server would otherwise
+# try to allocate whatever a client asks for).
+DEFAULT_MAX_SAMPLES = 10_000
+
+
+class ExportError(ValueError):
+    """A bad export setting; the message names the flag."""
+
+
+def signature_seed(seed):
+    """The `[2]` stateless seed the `sample` signature uses for an int seed.
+
+    Example:
+
+    >>> signature_seed(7).numpy()
+    array([7, 0], dtype=int32)
+    """
+    return tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
+
+
+def _check_count(value, name, low, high):
+    """Asserts (in the graph) `low <= value <= high` with a message naming `name`."""
+    message = f"{name} must be in [{low}, {high}]"
+    return [
+        tf.debugging.assert_greater_equal(value, low, message=message, summarize=1),
+        tf.debugging.assert_less_equal(value, high, message=message, summarize=1),
+    ]
+
+
+def _check_width(z, latent_dim, message):
+    """Asserts (in the graph) that the last axis of `z` has `latent_dim` entries.
+
+    The signature declares the shape, but a server feeding tensors directly
+    does not check it: without this, a wrong width fails deep in the first
+    layer with a "Matrix size-incompatible" message.
+    """
+    return tf.debugging.assert_equal(tf.shape(z)[-1], latent_dim, message=message, summarize=1)
+
+
+def _images(generator, z):
+    return {"images": generator(z, training=False)}
+
+
+def serving_functions(generator, max_samples=DEFAULT_MAX_SAMPLES):
+    """The exported endpoints as `{signature name: (fn, input_signature)}`.
+
+    Example:
+
+    >>> sample, input_signature = serving_functions(generator)["sample"]  # doctest: +SKIP
+    >>> sample(4, 0)["images"].shape  # doctest: +SKIP
+    TensorShape([4, 28, 28, 1])
+    """
+    latent_dim = generator.latent_dim
+
+    def serving_default(z):
+        with tf.control_dependencies([_check_width(z, latent_dim, f"z must have shape [batch, {latent_dim}]")]):
+            return _images(generator, tf.identity(z))
+
+    def sample(num_samples, seed):
+        with tf.control_dependencies(_check_count(num_samples, "num_samples", 0, max_samples)):
+            z = generator.sample_noise(num_samples, signature_seed(seed))
+        return _images(generator, z)
+
+    def interpolate(z_start, z_end, num_steps):
+        checks = _check_count(num_steps, "num_steps", 2, max_samples) + [
+            _check_width(z_start, latent_dim, f"z_start must have shape [{latent_dim}]"),
+            _check_width(z_end, latent_dim, f"z_end must have shape [{latent_dim}]"),
+        ]
+        with tf.control_dependencies(checks):
+            t = tf.linspace(0.0, 1.0, num_steps)[:, None]
+        return _images(generator, z_start[None, :] + t * (z_end - z_start)[None, :])
+
+    def spec(shape, dtype, name):
+        return tf.TensorSpec(shape, dtype, name=name)
+
+    return {
+        "serving_default": (serving_default, [spec([None, latent_dim], tf.float32, "z")]),
+        "sample": (sample, [spec([], tf.int32, "num_samples"), spec([], tf.int32, "seed")]),
+        "interpolate": (
+            interpolate,
+            [
+                spec([latent_dim], tf.float32, "z_start"),
+                spec([latent_dim], tf.float32, "z_end"),
+                spec([], tf.int32, "num_steps"),
+            ],
+        ),
+    }
+
+
+def export_saved_model(generator, path, max_samples=DEFAULT_MAX_SAMPLES):
+    """Writes the generator's serving SavedModel to `path` (not atomic; see `export`).
+
+    Example:
+
+    >>> export_saved_model(generator, "/tmp/gan/1")  # doctest: +SKIP
+    >>> tf.saved_model.load("/tmp/gan/1").signatures["sample"](
+    ...     num_samples=tf.constant(4), seed=tf.constant(0))["images"].shape  # doctest: +SKIP
+    TensorShape([4, 28, 28, 1])
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    for name, (fn, input_signature) in serving_functions(generator, max_samples).items():
+        archive.add_endpoint(name, fn, input_signature)
+    archive.write_out(path, verbose=False)
+
+
+def existing_versions(export_dir):
+    """The integer version dirs in `export_dir`, sorted (TF Serving's rule: all digits)."""
+    if not os.path.isdir(export_dir):
+        return []
+    return sorted(
+        int(name)
+        for name in os.listdir(export_dir)
+        if name.isdigit() and os.path.isdir(os.path.join(export_dir, name))
+    )
+
+
+def resolve_version(export_dir, version=None):
+    """`version`, or the next integer after the existing ones; checks it is new and >= 1.
+
+    Example:
+
+    >>> resolve_version("/nonexistent")
+    1
+    """
+    versions = existing_versions(export_dir)
+    if version is None:
+        return (versions[-1] + 1) if versions else 1
+    if version < 1:
+        raise ExportError(f"--version must be >= 1; got {version}.")
+    if version in versions:
+        raise ExportError(
+            f"--version={version} already exists in --export_dir={export_dir} "
+            f"(existing: {', '.join(map(str, versions))}); pick a new version or omit --version."
+        )
+    return version
+
+
+def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES):
+    """Exports `generator` to `export_dir/<version>/` and `export_dir/generator.keras`.
+
+    The SavedModel is written to a hidden temporary dir in `export_dir` and
+    renamed into place, so TF Serving never sees a partial version; the
+    `.keras` file is replaced atomically too. Returns the version dir.
+
+    Example:
+
+    >>> export(generator, "/tmp/models/gan")  # doctest: +SKIP
+    '/tmp/models/gan/1'
+    """
+    version = resolve_version(export_dir, version)
+    os.makedirs(export_dir, exist_ok=True)
+    target = os.path.join(export_dir, str(version))
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
+    try:
+        export_saved_model(generator, tmp, max_samples)
+        os.rename(tmp, target)  # Fails (rather than merging) if target appeared meanwhile.
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    save_generator(generator, os.path.join(export_dir, GENERATOR_FILE))
+    return target
+
+
+def image_shape(dataset, data_dir=None):
+    """`(height, width, channels)` of a TFDS image dataset, from its metadata only.
+
+    Example:
+
+    >>> image_shape("mnist")
+    (28, 28, 1)
+    """
+    builder = tfds.builder(dataset, data_dir=data_lib.resolve_data_dir(data_dir))
+    return tuple(int(d) for d in builder.info.features["image"].shape)
+
+
+def load_generator(model_dir, checkpoint=None):
+    """The generator of a training dir, from its newest checkpoint or `checkpoint`.
+
+    The whole `GANCheckpoint` is restored (the generator's weights are
+    reached through it). Raises `ExportError` naming `--model_dir` or
+    `--checkpoint` if there is nothing to load or it does not match.
+
+    Example:
+
+    >>> generator = load_generator("runs/mnist")  # doctest: +SKIP
+    """
+    config = load_config(model_dir)
+    if config is None:
+        raise ExportError(
+            f"--model_dir={model_dir} holds no training run (no config.json); "
+            "pass the --model_dir of a train.py run."
+        )
+    gan = build_gan(config, image_shape(config.dataset, config.data_dir))
+    ckpt = GANCheckpoint(gan, os.path.join(model_dir, CHECKPOINT_SUBDIR))
+    path = checkpoint or ckpt.latest
+    if path is None:
+        raise ExportError(
+            f"--model_dir={model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/; "
+            "train first or pass --checkpoint."
+        )
+    try:
+        ckpt.restore(path)
+    except (tf.errors.OpError, ValueError, AssertionError) as e:
+        source = f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})"
+        raise ExportError(f"{source}: cannot restore: {_first_line(e)}") from None
+    return gan.generator
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def export_from_model_dir(
+    model_dir, export_dir, checkpoint=None, version=None, max_samples=DEFAULT_MAX_SAMPLES
+):
+    """Exports the generator of a training dir; what `export.py` runs.
+
+    The version is checked before anything is loaded. Returns the version dir.
+
+    Example:
+
+    >>> export_from_model_dir("runs/mnist", "/tmp/models/gan")  # doctest: +SKIP
+    '/tmp/models/gan/1'
+    """
+    if max_samples < 1:
+        raise ExportError(f"--max_samples must be >= 1; got {max_samples}.")
+    version = resolve_version(export_dir, version)
+    generator = load_generator(model_dir, checkpoint)
+    return export(generator, export_dir, version, max_samples)

@@ -1,0 +1,68 @@
+"""TFDS loading and the order of training batches."""
+
+import numpy as np
+import pytest
+
+from gan_keras import data as data_lib
+
+
+@pytest.fixture(scope="module")
+def numbered():
+    """240 tiny images, image i filled with the value i: batches show their indices."""
+    images = np.arange(240, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 1), np.uint8)
+    return data_lib.TrainingData(images, batch_size=10, k=3)
+
+
+def indices(batch):
+    return [int(round(v)) for v in np.asarray(batch)[:, 0, 0, 0] * 255]
+
+
+def take(dataset, n):
+    return [indices(b) for b in dataset.take(n)]
+
+
+def test_mnist_splits_are_the_papers(tfds_dir):
+    train = data_lib.load_images("mnist", "train", tfds_dir)
+    valid = data_lib.load_images("mnist", "validation", tfds_dir)
+    assert train.shape == (50000, 28, 28, 1) and valid.shape == (10000, 28, 28, 1)
+    assert train.dtype == np.uint8
+    assert data_lib.split_name("mnist", "validation") == "train[50000:]"
+
+
+def test_batches_are_floats_in_unit_range(tfds_dir):
+    data = data_lib.TrainingData(data_lib.load_images("mnist", "train", tfds_dir), 100)
+    batch = next(iter(data.dataset(seed=0)))
+    assert batch.shape == (100, 28, 28, 1) and batch.dtype.name == "float32"
+    assert 0.0 <= float(np.min(batch)) and float(np.max(batch)) <= 1.0
+    assert data.steps_per_epoch == 500
+
+
+def test_each_step_holds_k_distinct_minibatches_and_epochs_are_permutations(numbered):
+    assert numbered.steps_per_epoch == 8
+    epoch = take(numbered.dataset(seed=0), 8)
+    seen = [i for step in epoch for i in step]
+    assert len(seen) == len(set(seen)) == 240
+    assert all(len(step) == 30 for step in epoch)
+    next_epoch = take(numbered.dataset(seed=0, initial_step=8), 8)
+    assert sorted(i for step in next_epoch for i in step) == list(range(240))
+    assert next_epoch != epoch
+
+
+def test_order_is_a_function_of_seed_and_step(numbered):
+    run = take(numbered.dataset(seed=7), 20)
+    assert take(numbered.dataset(seed=7), 20) == run
+    assert take(numbered.dataset(seed=8), 20) != run
+    # Resuming at step 11 continues exactly where an unbroken run is.
+    assert take(numbered.dataset(seed=7, initial_step=11), 9) == run[11:]
+
+
+def test_unknown_and_non_image_datasets_are_refused(tfds_dir):
+    with pytest.raises(ValueError, match="not a TFDS dataset"):
+        data_lib.check_dataset("no_such_dataset", tfds_dir)
+    with pytest.raises(ValueError, match="no 'image' feature"):
+        data_lib.check_dataset("imdb_reviews", tfds_dir)
+
+
+def test_too_large_a_batch_is_refused(numbered):
+    with pytest.raises(ValueError, match="exceeds the 240 training images"):
+        data_lib.TrainingData(numbered.images, batch_size=100, k=3).dataset(seed=0)

@@ -1,0 +1,130 @@
+"""GAN.train_step: Algorithm 1 with k D steps, and the simultaneous update."""
+
+import numpy as np
+import keras
+import pytest
+import tensorflow as tf
+
+from gan_keras import GAN, Discriminator, Generator, paper_optimizer
+from gan_keras import losses
+
+
+class RecordingDiscriminator(Discriminator):
+    """The paper's D, remembering the real half of each [real; fake] batch (eager only)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.real_batches = []
+
+    def call(self, images, training=None):
+        if images.shape[0] == 2 * BATCH:
+            self.real_batches.append(np.asarray(images[:BATCH]))
+        return super().call(images, training=training)
+
+
+BATCH = 8
+
+
+def make_gan(k=1, update="alternating", discriminator=None, g_loss="non_saturating"):
+    gan = GAN(
+        Generator(latent_dim=10),
+        discriminator or Discriminator(seed=1),
+        k=k,
+        update=update,
+        seed=0,
+    )
+    gan.compile(paper_optimizer(), paper_optimizer(), g_loss=g_loss, run_eagerly=True)
+    gan.build_optimizers()
+    return gan
+
+
+def real_images(n, seed=0):
+    return tf.constant(np.random.default_rng(seed).uniform(size=(n, 28, 28, 1)), tf.float32)
+
+
+def changed(before, variables):
+    return [not np.array_equal(b, np.asarray(v)) for b, v in zip(before, variables)]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_alternating_step_updates_d_k_times_and_g_once_on_k_real_batches(k):
+    d = RecordingDiscriminator(seed=1)
+    gan = make_gan(k=k, discriminator=d)
+    batch = real_images(k * BATCH)
+    g_before = [np.asarray(v) for v in gan.generator.trainable_variables]
+    d_before = [np.asarray(v) for v in d.trainable_variables]
+
+    logs = gan.train_step(batch)
+
+    assert int(gan.d_optimizer.iterations) == k
+    assert int(gan.g_optimizer.iterations) == 1
+    assert all(changed(g_before, gan.generator.trainable_variables))
+    assert all(changed(d_before, d.trainable_variables))
+    # Each D step saw its own slice of the real batch, in order, all different.
+    assert len(d.real_batches) == k
+    for i, seen in enumerate(d.real_batches):
+        np.testing.assert_array_equal(seen, np.asarray(batch[i * BATCH : (i + 1) * BATCH]))
+    assert len({seen.tobytes() for seen in d.real_batches}) == k
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "value"}
+    assert 0.0 < float(logs["d_real"]) < 1.0 and 0.0 < float(logs["d_fake"]) < 1.0
+
+
+def test_simultaneous_step_is_the_released_update_from_one_forward_pass():
+    # A D without dropout, so the step can be recomputed by hand.
+    d = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    gan = make_gan(update="simultaneous", discriminator=d)
+    real = real_images(BATCH)
+    seed_state = np.asarray(gan.seed_generator.state.value)
+    g_vars, d_vars = gan.generator.trainable_variables, d.trainable_variables
+    g0, d0 = [tf.identity(v) for v in g_vars], [tf.identity(v) for v in d_vars]
+
+    # Expected: both gradients at the same parameters, from the same z.
+    replay = keras.random.SeedGenerator(0)
+    replay.state.assign(seed_state)
+    z = gan.generator.sample_noise(BATCH, replay.next())
+    with tf.GradientTape(persistent=True) as tape:
+        fake = gan.generator(z, training=True)
+        real_logits = tf.reshape(d(real), [-1])
+        fake_logits = tf.reshape(d(fake), [-1])
+        d_obj = tf.reduce_mean(0.5 * losses.discriminator_loss(real_logits, fake_logits))
+        g_obj = tf.reduce_mean(-tf.math.log(tf.sigmoid(fake_logits)))
+    d_grads, g_grads = tape.gradient(d_obj, d_vars), tape.gradient(g_obj, g_vars)
+
+    logs = gan.train_step(real)
+
+    assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
+    # First SGD-momentum step from zero velocity: w <- w - lr * grad, lr = 0.1.
+    for v, v0, grad in zip(d_vars + g_vars, d0 + g0, d_grads + g_grads):
+        np.testing.assert_allclose(np.asarray(v), np.asarray(v0 - 0.1 * grad), rtol=1e-4, atol=1e-7)
+    assert float(logs["d_loss"]) == pytest.approx(float(d_obj), rel=1e-5)
+    assert float(logs["value"]) == pytest.approx(-2.0 * float(d_obj), rel=1e-5)
+
+
+def test_minimax_and_non_saturating_give_different_generator_updates():
+    updates = {}
+    for g_loss in losses.G_LOSSES:
+        gan = make_gan(g_loss=g_loss)
+        before = np.asarray(gan.generator.trainable_variables[0])
+        gan.train_step(real_images(BATCH))
+        updates[g_loss] = np.asarray(gan.generator.trainable_variables[0]) - before
+    assert not np.allclose(updates["minimax"], updates["non_saturating"])
+
+
+def test_train_step_runs_traced_and_under_xla():
+    for jit in (False, True):
+        gan = GAN(Generator(latent_dim=10), Discriminator(seed=1), k=2, update="alternating", seed=0)
+        gan.compile(paper_optimizer(), paper_optimizer(), jit_compile=jit)
+        gan.build_optimizers()
+        dataset = tf.data.Dataset.from_tensors(real_images(2 * BATCH)).repeat()
+        history = gan.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0, shuffle=False)
+        assert np.isfinite(history.history["d_loss"][-1])
+        assert int(gan.d_optimizer.iterations) == 6 and int(gan.g_optimizer.iterations) == 3
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="update must be one of simultaneous, alternating"):
+        GAN(Generator(), Discriminator(), update="sequential")
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        GAN(Generator(), Discriminator(), k=0, update="alternating")
+    with pytest.raises(ValueError, match="needs update='alternating'"):
+        GAN(Generator(), Discriminator(), k=2)

@@ -1,0 +1,87 @@
+"""Layers and networks: shapes, ranges, the paper's initialisation, saving."""
+
+import numpy as np
+import keras
+import pytest
+
+from gan_keras import Discriminator, Generator, Maxout, output_bias_from_mean
+
+
+def test_maxout_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 12)).astype(np.float32)
+    layer = Maxout(units=4, pieces=3, bias_initializer="random_normal")
+    out = np.asarray(layer(x))
+    w, b = (np.asarray(v) for v in (layer.kernel, layer.bias))
+    z = x @ w + b  # [7, 12]: pieces of unit i are columns 3i .. 3i+2
+    expected = np.stack([z[:, 3 * i : 3 * i + 3].max(axis=1) for i in range(4)], axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    assert layer.compute_output_shape((None, 12)) == (None, 4)
+
+
+def test_maxout_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="units"):
+        Maxout(units=0, pieces=5)
+
+
+@pytest.mark.parametrize("arch, shape", [("mlp", (28, 28, 1)), ("conv", (28, 28, 1)), ("conv", (32, 32, 3))])
+def test_generator_shapes_and_range(arch, shape):
+    g = Generator(latent_dim=100, image_shape=shape, arch=arch)
+    images = np.asarray(g.sample(5, seed=[1, 2]))
+    assert images.shape == (5, *shape)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(images, np.asarray(g.sample(5, seed=[1, 2])))
+
+
+@pytest.mark.parametrize("arch, shape", [("mlp", (28, 28, 1)), ("conv", (32, 32, 3))])
+def test_discriminator_returns_one_logit_per_image(arch, shape):
+    d = Discriminator(image_shape=shape, arch=arch)
+    assert d(np.zeros((3, *shape), np.float32)).shape == (3, 1)
+
+
+def test_paper_mlp_sizes_and_init():
+    g, d = Generator(), Discriminator()
+    g.build(), d.build()
+    g_kernels = [v for v in g.trainable_variables if "kernel" in v.path]
+    assert [tuple(v.shape) for v in g_kernels] == [(100, 1200), (1200, 1200), (1200, 784)]
+    assert all(np.abs(np.asarray(v)).max() <= 0.05 for v in g_kernels)
+    d_kernels = [v for v in d.trainable_variables if "kernel" in v.path]
+    assert [tuple(v.shape) for v in d_kernels] == [(784, 1200), (240, 1200), (240, 1)]
+    assert all(np.abs(np.asarray(v)).max() <= 0.005 for v in d_kernels)
+
+
+def test_noise_is_uniform_on_plus_minus_sqrt3_or_gaussian():
+    z = np.asarray(Generator(noise="uniform").sample_noise(20000, seed=[0, 0]))
+    assert z.shape == (20000, 100)
+    assert -np.sqrt(3) <= z.min() and z.max() <= np.sqrt(3)
+    assert abs(z.var() - 1.0) < 0.02
+    zg = np.asarray(Generator(noise="gaussian").sample_noise(20000, seed=[0, 0]))
+    assert zg.min() < -np.sqrt(3) and abs(zg.var() - 1.0) < 0.02
+
+
+def test_output_bias_starts_at_the_logit_of_the_pixel_means():
+    mean = np.linspace(0.0, 1.0, 784)
+    g = Generator(output_bias=output_bias_from_mean(mean))
+    g.build()
+    bias = np.asarray(g.net[2].bias)
+    p = 1.0 / (1.0 + np.exp(-bias))
+    np.testing.assert_allclose(p, np.clip(mean, 1e-7, 1 - 1e-7), atol=1e-6)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="arch must be one of mlp, conv"):
+        Generator(arch="rnn")
+    with pytest.raises(ValueError, match="noise must be one of uniform, gaussian"):
+        Generator(noise="laplace")
+    with pytest.raises(ValueError, match="divisible by 4"):
+        Discriminator(image_shape=(30, 30, 1), arch="conv")
+
+
+def test_generator_keras_file_round_trips(tmp_path):
+    g = Generator(latent_dim=8, image_shape=(28, 28, 1), noise="gaussian")
+    before = np.asarray(g.sample(4, seed=[3, 4]))
+    g.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras")
+    assert isinstance(loaded, Generator)
+    assert (loaded.latent_dim, loaded.noise, loaded.image_shape) == (8, "gaussian", (28, 28, 1))
+    np.testing.assert_array_equal(before, np.asarray(loaded.sample(4, seed=[3, 4])))
