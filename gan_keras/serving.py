@@ -91,7 +91,8 @@ def serving_functions(generator, max_samples=DEFAULT_MAX_SAMPLES):
     latent_dim = generator.latent_dim
 
     def serving_default(z):
-        with tf.control_dependencies([_check_width(z, latent_dim, f"z must have shape [batch, {latent_dim}]")]):
+        check = _check_width(z, latent_dim, f"z must have shape [batch, {latent_dim}]")
+        with tf.control_dependencies([check]):
             return _images(generator, tf.identity(z))
 
     def sample(num_samples, seed):
@@ -245,9 +246,11 @@ def load_generator(model_dir, checkpoint=None):
     return gan.generator
 
 
-def _first_line(error):
+def _first_line(error, limit=200):
+    """The first line of an error's message, cut to `limit` characters."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def export_from_model_dir(

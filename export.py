@@ -1,0 +1,43 @@
+"""Exports a trained generator for TensorFlow Serving and for Keras.
+
+    python export.py --model_dir=runs/mnist --export_dir=models/gan
+
+writes `models/gan/<version>/` (a SavedModel with the signatures
+`serving_default`, `sample` and `interpolate`; see docs/serving.md) and
+`models/gan/generator.keras`. The version defaults to the next integer after
+the existing ones; the generator comes from the newest checkpoint of the run,
+or from `--checkpoint`.
+"""
+
+from absl import app, flags
+
+from gan_keras.cli import fail, flags_parser
+from gan_keras.serving import DEFAULT_MAX_SAMPLES, ExportError, export_from_model_dir
+
+flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.", required=True)
+flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF Serving's model dir).", required=True)
+flags.DEFINE_string("checkpoint", None, "A checkpoint path, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).")
+flags.DEFINE_integer("version", None, "Version to write (default: the next integer after the existing ones).")
+flags.DEFINE_integer("max_samples", DEFAULT_MAX_SAMPLES, "Most images one sample/interpolate request may ask for.")
+
+FLAGS = flags.FLAGS
+PROGRAM = "export.py"
+
+
+def main(argv):
+    del argv
+    try:
+        path = export_from_model_dir(
+            FLAGS.model_dir,
+            FLAGS.export_dir,
+            checkpoint=FLAGS.checkpoint,
+            version=FLAGS.version,
+            max_samples=FLAGS.max_samples,
+        )
+    except ExportError as e:
+        fail(PROGRAM, e)
+    print(f"Exported {path}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=flags_parser(PROGRAM))
