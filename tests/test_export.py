@@ -1,0 +1,358 @@
+"""export.py and gan_keras.serving: the SavedModel loads and serves the way its users load it.
+
+One export of the shared `trained_run` (by the `export.py` command) serves all
+tests. Each consumer that must work without this package (TF2 loader, TF1
+session loader as TF Serving does it, saved_model_cli, TFSMLayer) runs in a
+fresh Python that never imports `gan_keras`, and writes what it got to a file
+that the test compares with the in-process generator.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras import serving
+from gan_keras.models import Generator
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+BIN = pathlib.Path(sys.executable).parent
+ATOL = 1e-5  # Exported graphs may fuse ops differently from eager Keras.
+
+
+def _env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def run_command(*args, check=True):
+    """Runs a command (inheriting this process's CPU affinity); returns the result."""
+    result = subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, env=_env(), cwd=REPO
+    )
+    if check and result.returncode:
+        pytest.fail(f"{args[:2]} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def run_python(code, *args):
+    """Runs `code` in a fresh Python that must not import gan_keras."""
+    code = textwrap.dedent(code) + "\nassert 'gan_keras' not in sys.modules, 'imported gan_keras'\n"
+    return run_command(sys.executable, "-c", code, *args)
+
+
+def error_line(stderr):
+    """The `export.py: error: ...` line of a failed run's stderr."""
+    lines = [line for line in stderr.splitlines() if line.startswith("export.py: error:")]
+    assert len(lines) == 1, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-2000:]
+    return lines[0]
+
+
+def tree_state(path):
+    """`{relative path: (size, mtime)}` of every file under `path`."""
+    path = pathlib.Path(path)
+    return {
+        str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+    """`python export.py` run once on the trained run; paths, z's and the generator."""
+    export_dir = tmp_path_factory.mktemp("export")
+    result = run_command(
+        sys.executable, "export.py", f"--model_dir={trained_run['model_dir']}",
+        f"--export_dir={export_dir}",
+    )
+    generator = trained_run["gan"].generator
+    z = generator.sample_noise(6, tf.constant([3, 4])).numpy()
+    np.save(export_dir.parent / "z.npy", z)
+    return {
+        "export_dir": export_dir,
+        "version_dir": export_dir / "1",
+        "stdout": result.stdout,
+        "generator": generator,
+        "z": z,
+        "z_path": export_dir.parent / "z.npy",
+        "tmp": export_dir.parent,
+        "model_dir": trained_run["model_dir"],
+    }
+
+
+def test_export_layout(exported):
+    assert sorted(os.listdir(exported["export_dir"])) == ["1", "generator.keras"]
+    assert (exported["version_dir"] / "saved_model.pb").is_file()
+    assert (exported["version_dir"] / "variables" / "variables.index").is_file()
+    assert f"Exported {exported['version_dir']}" in exported["stdout"]
+
+
+TF2_CLIENT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+path, z_path, out = sys.argv[1:]
+model = tf.saved_model.load(path)
+sig = model.signatures
+z = np.load(z_path)
+
+def sample(n, seed):
+    return sig["sample"](num_samples=tf.constant(n), seed=tf.constant(seed))["images"].numpy()
+
+def error(call):
+    try:
+        call()
+    except tf.errors.InvalidArgumentError as e:
+        return e.message
+    return None
+
+results = dict(
+    signatures=sorted(sig.keys()),
+    default=sig["serving_default"](z=tf.constant(z))["images"].numpy(),
+    sample_a=sample(5, 7), sample_b=sample(5, 7), sample_other=sample(5, 8),
+    interpolate=sig["interpolate"](
+        z_start=tf.constant(z[0]), z_end=tf.constant(z[1]), num_steps=tf.constant(4)
+    )["images"].numpy(),
+)
+errors = dict(
+    width=error(lambda: sig["serving_default"](z=tf.zeros([2, z.shape[1] + 1]))),
+    dtype=error(lambda: sig["serving_default"](z=tf.zeros(z.shape, tf.int32))),
+    negative=error(lambda: sample(-1, 0)),
+    too_many=error(lambda: sample(10**6, 0)),
+    one_step=error(lambda: sig["interpolate"](
+        z_start=tf.constant(z[0]), z_end=tf.constant(z[1]), num_steps=tf.constant(1))),
+)
+results["after_errors"] = sample(5, 7)
+np.savez(out + ".npz", **{k: v for k, v in results.items() if k != "signatures"})
+json.dump(dict(signatures=results["signatures"], errors=errors), open(out + ".json", "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def tf2(exported):
+    """What `tf.saved_model.load` in a fresh process (no gan_keras) got."""
+    out = exported["tmp"] / "tf2"
+    run_python(TF2_CLIENT, exported["version_dir"], exported["z_path"], out)
+    return dict(np.load(f"{out}.npz"), **json.loads(pathlib.Path(f"{out}.json").read_text()))
+
+
+def test_tf2_signatures_shapes_and_range(tf2, exported):
+    assert tf2["signatures"] == ["interpolate", "sample", "serving_default"]
+    shape = exported["generator"].image_shape
+    assert tf2["default"].shape == (6, *shape)
+    assert tf2["sample_a"].shape == (5, *shape)
+    assert tf2["interpolate"].shape == (4, *shape)
+    for key in ("default", "sample_a", "interpolate"):
+        assert tf2[key].dtype == np.float32
+        assert 0.0 <= tf2[key].min() and tf2[key].max() <= 1.0
+
+
+def test_tf2_sample_is_deterministic_per_seed(tf2):
+    np.testing.assert_array_equal(tf2["sample_a"], tf2["sample_b"])
+    assert np.abs(tf2["sample_a"] - tf2["sample_other"]).max() > 1e-3
+
+
+def test_tf2_images_equal_in_process_generator(tf2, exported):
+    generator, z = exported["generator"], exported["z"]
+    np.testing.assert_allclose(tf2["default"], generator(z), atol=ATOL)
+    # `sample(n, seed)` draws z with the generator's own sample_noise from [seed, 0].
+    np.testing.assert_allclose(tf2["sample_a"], generator.sample(5, [7, 0]), atol=ATOL)
+    # Interpolation includes both ends.
+    np.testing.assert_allclose(tf2["interpolate"][[0, -1]], generator(z[:2]), atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("width", "z must have shape [batch, 100]"),
+        ("dtype", "expected to be a float tensor but is a int32 tensor"),
+        ("negative", "num_samples must be in [0, 10000]"),
+        ("too_many", "num_samples must be in [0, 10000]"),
+        ("one_step", "num_steps must be in [2, 10000]"),
+    ],
+)
+def test_tf2_bad_requests_fail_clearly_and_model_keeps_working(tf2, kind, message):
+    assert tf2["errors"][kind] is not None, f"{kind}: no InvalidArgumentError"
+    assert message in tf2["errors"][kind]
+    np.testing.assert_array_equal(tf2["after_errors"], tf2["sample_a"])
+
+
+TF1_SESSION_CLIENT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+path, z_path, out = sys.argv[1:]
+z = np.load(z_path)
+v1 = tf.compat.v1
+results, errors = {}, {}
+with v1.Session(graph=tf.Graph()) as sess:
+    meta_graph = v1.saved_model.loader.load(sess, ["serve"], path)
+    signatures = meta_graph.signature_def
+
+    def run(name, **inputs):
+        sig = signatures[name]
+        feed = {sig.inputs[k].name: v for k, v in inputs.items()}
+        return sess.run(sig.outputs["images"].name, feed)
+
+    def error(name, **inputs):
+        try:
+            run(name, **inputs)
+        except (tf.errors.InvalidArgumentError, ValueError) as e:
+            return str(e).splitlines()[0] if isinstance(e, ValueError) else e.message
+        return None
+
+    results["default"] = run("serving_default", z=z)
+    results["sample_a"] = run("sample", num_samples=5, seed=7)
+    results["sample_b"] = run("sample", num_samples=5, seed=7)
+    errors["negative"] = error("sample", num_samples=-1, seed=7)
+    errors["width"] = error("serving_default", z=np.zeros([2, z.shape[1] + 1], np.float32))
+    results["after_errors"] = run("serving_default", z=z)
+np.savez(out + ".npz", **results)
+json.dump(dict(signatures=sorted(signatures), errors=errors), open(out + ".json", "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def tf1(exported):
+    """What the TF1 session loader (TF Serving's way) in a fresh process got."""
+    out = exported["tmp"] / "tf1"
+    run_python(TF1_SESSION_CLIENT, exported["version_dir"], exported["z_path"], out)
+    return dict(np.load(f"{out}.npz"), **json.loads(pathlib.Path(f"{out}.json").read_text()))
+
+
+def test_tf1_session_runs_signatures_by_tensor_name(tf1, tf2, exported):
+    assert {"serving_default", "sample", "interpolate"} <= set(tf1["signatures"])
+    np.testing.assert_allclose(tf1["default"], exported["generator"](exported["z"]), atol=ATOL)
+    np.testing.assert_array_equal(tf1["sample_a"], tf1["sample_b"])
+    np.testing.assert_allclose(tf1["sample_a"], tf2["sample_a"], atol=ATOL)
+
+
+def test_tf1_session_bad_requests_fail_clearly_and_session_keeps_working(tf1):
+    assert "num_samples must be in [0, 10000]" in tf1["errors"]["negative"]
+    assert "Cannot feed value of shape (2, 101)" in tf1["errors"]["width"]
+    np.testing.assert_array_equal(tf1["after_errors"], tf1["default"])
+
+
+def test_saved_model_cli_show_lists_signatures(exported):
+    result = run_command(BIN / "saved_model_cli", "show", "--all", "--dir", exported["version_dir"])
+    for name in ("serving_default", "sample", "interpolate"):
+        assert f"signature_def['{name}']" in result.stdout
+    assert "inputs['z'] tensor_info" in result.stdout
+    assert "outputs['images'] tensor_info" in result.stdout
+
+
+def test_saved_model_cli_run_serving_default(exported):
+    z = exported["z"][:2]
+    literal = json.dumps(z.tolist())  # saved_model_cli takes Python literals only.
+    outdir = exported["tmp"] / "cli_run"
+    run_command(
+        BIN / "saved_model_cli", "run", "--dir", exported["version_dir"], "--tag_set", "serve",
+        "--signature_def", "serving_default", "--input_exprs", f"z={literal}",
+        "--outdir", outdir,
+    )
+    images = np.load(outdir / "images.npy")
+    np.testing.assert_allclose(images, exported["generator"](z), atol=ATOL)
+
+
+TFSM_LAYER_CLIENT = """
+import sys
+import keras
+import numpy as np
+
+path, z_path, out = sys.argv[1:]
+z = np.load(z_path)
+generator = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+inputs = keras.Input(shape=(z.shape[1],))
+images = generator(inputs)["images"]
+mean_intensity = keras.layers.GlobalAveragePooling2D()(images)
+model = keras.Model(inputs, [images, mean_intensity])
+images, mean = model.predict(z, verbose=0)
+np.savez(out, images=images, mean=mean)
+"""
+
+
+def test_tfsm_layer_inside_another_keras_model(exported):
+    out = exported["tmp"] / "tfsm.npz"
+    run_python(TFSM_LAYER_CLIENT, exported["version_dir"], exported["z_path"], out)
+    got = np.load(out)
+    expected = np.asarray(exported["generator"](exported["z"]))
+    np.testing.assert_allclose(got["images"], expected, atol=ATOL)
+    np.testing.assert_allclose(got["mean"], expected.mean(axis=(1, 2)), atol=ATOL)
+
+
+def test_generator_keras_round_trips(exported):
+    reloaded = keras.models.load_model(exported["export_dir"] / "generator.keras")
+    generator, z = exported["generator"], exported["z"]
+    assert isinstance(reloaded, Generator)
+    assert reloaded.get_config() == generator.get_config()
+    np.testing.assert_array_equal(reloaded(z), generator(z))
+    np.testing.assert_array_equal(reloaded.sample(3, [1, 2]), generator.sample(3, [1, 2]))
+
+
+def test_reloaded_keras_file_exports(exported, tmp_path):
+    # keras#19913: exporting a model reloaded from .keras failed on list shapes.
+    reloaded = keras.models.load_model(exported["export_dir"] / "generator.keras")
+    path = serving.export(reloaded, str(tmp_path))
+    assert path == str(tmp_path / "1")
+    loaded = tf.saved_model.load(path)
+    z = exported["z"]
+    images = loaded.signatures["serving_default"](z=tf.constant(z))["images"]
+    np.testing.assert_allclose(images, exported["generator"](z), atol=ATOL)
+
+
+class _BrokenGenerator(Generator):
+    """A generator whose forward pass fails while the export traces it."""
+
+    def call(self, z, training=None):
+        raise RuntimeError("broken generator")
+
+
+def test_failed_export_leaves_no_partial_version(tmp_path):
+    (tmp_path / "1").mkdir()
+    generator = _BrokenGenerator(latent_dim=4, name="broken")
+    generator.build()
+    with pytest.raises(RuntimeError, match="broken generator"):
+        serving.export(generator, str(tmp_path))
+    assert os.listdir(tmp_path) == ["1"]
+
+
+def test_version_defaults_to_next_integer(tmp_path):
+    for name in ("1", "3", "10", "not_a_version", ".tmp-11-x"):
+        (tmp_path / name).mkdir()
+    assert serving.resolve_version(str(tmp_path)) == 11
+    assert serving.resolve_version(str(tmp_path / "new")) == 1
+
+
+def test_empty_model_dir_fails_with_one_line_naming_model_dir(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_command(
+        sys.executable, "export.py", f"--model_dir={tmp_path / 'empty'}",
+        f"--export_dir={tmp_path / 'out'}", check=False,
+    )
+    assert result.returncode != 0
+    assert "--model_dir=" in error_line(result.stderr)
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+@pytest.mark.parametrize("version, message", [(1, "already exists"), (0, "must be >= 1")])
+def test_invalid_version_fails_and_keeps_existing_versions(exported, version, message):
+    before = tree_state(exported["export_dir"])
+    result = run_command(
+        sys.executable, "export.py", f"--model_dir={exported['model_dir']}",
+        f"--export_dir={exported['export_dir']}", f"--version={version}", check=False,
+    )
+    assert result.returncode != 0
+    line = error_line(result.stderr)
+    assert f"--version={version}" in line or "--version must" in line
+    assert message in line
+    assert tree_state(exported["export_dir"]) == before
