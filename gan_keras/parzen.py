@@ -32,7 +32,7 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 
 # Defaults of the authors' released protocol (parzen_ll.py).
-DEFAULT_SIGMAS = tuple(np.logspace(-1.0, 0.0, 10))
+DEFAULT_SIGMAS = tuple(float(s) for s in np.logspace(-1.0, 0.0, 10))
 NUM_SAMPLES = 10000
 NUM_VALID = 1000
 # Seed of the generator's noise for the kernel centres (a stateless [2] seed),
