@@ -1,0 +1,181 @@
+"""Images per second of the exported SavedModel, loaded with `tf.saved_model.load`.
+
+Run it on one core, as the numbers in serving_results.json were:
+
+    taskset -c 0 python benchmarks/bench_serving.py
+
+For each signature (`serving_default` fed a ready z, `sample` drawing its own
+z) and batch size (1, 100, 10,000) it warms up, then times `--repeats` runs of
+enough calls to make about `--images_per_repeat` images, and reports the
+median, min and max images/s over the repeats. Without `--saved_model` it
+exports an untrained generator of the paper's MNIST preset (the weights'
+values do not change the cost) to a temporary dir first.
+"""
+
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+
+from absl import app, flags
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_keras import serving
+from gan_keras.cli import flags_parser
+from gan_keras.training import TrainConfig, build_gan
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+flags.DEFINE_string("saved_model", None, "An exported version dir (default: export the paper's generator).")
+flags.DEFINE_list("batch_sizes", ["1", "100", "10000"], "Batch sizes to measure.")
+flags.DEFINE_integer("warmup", 3, "Untimed calls per batch size.")
+flags.DEFINE_integer("repeats", 7, "Timed repeats per batch size.")
+flags.DEFINE_integer("images_per_repeat", 2_000, "About this many images per repeat (at least one call).")
+flags.DEFINE_string("output", os.path.join(HERE, "serving_results.json"), "Where the JSON results go.")
+
+FLAGS = flags.FLAGS
+PROGRAM = "bench_serving.py"
+
+
+def hardware_info():
+    """CPU model, the CPUs this process may run on, and the software versions."""
+    model = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        model = names[0] if names else model
+    return {
+        "cpu_model": model,
+        "cpus_on_machine": os.cpu_count(),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def git_commit():
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def time_calls(call, calls, repeats, warmup):
+    """(wall, CPU) seconds of `repeats` timed runs of `calls` calls each, after `warmup` calls."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            call()
+        times.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return times
+
+
+def _stats(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure(call, batch_size, repeats, warmup, images_per_repeat):
+    """images/s (median, min, max) and ms per call of `call`, which makes `batch_size` images.
+
+    `images_per_cpu_s` divides by this process's CPU time instead of wall
+    time: on one core shared with other processes it is what the rate
+    would be with the core to itself.
+    """
+    calls = max(1, math.ceil(images_per_repeat / batch_size))
+    times = time_calls(call, calls, repeats, warmup)
+    images = batch_size * calls
+    return {
+        "batch_size": batch_size,
+        "calls_per_repeat": calls,
+        "repeats": repeats,
+        "images_per_s": _stats([images / wall for wall, _ in times]),
+        "images_per_cpu_s": _stats([images / cpu for _, cpu in times]),
+        "ms_per_call_median": 1000 * statistics.median(wall for wall, _ in times) / calls,
+    }
+
+
+def signature_calls(model, batch_size, latent_dim):
+    """`{signature: zero-argument call}` making `batch_size` images each."""
+    z = tf.constant(np.random.default_rng(0).uniform(-1, 1, (batch_size, latent_dim)), tf.float32)
+    n, seed = tf.constant(batch_size), tf.constant(0)
+    default, sample = model.signatures["serving_default"], model.signatures["sample"]
+    return {
+        "serving_default": lambda: default(z=z)["images"],
+        "sample": lambda: sample(num_samples=n, seed=seed)["images"],
+    }
+
+
+def export_paper_generator(export_dir):
+    """Exports an untrained generator of the paper's MNIST preset; returns the version dir."""
+    generator = build_gan(TrainConfig(), (28, 28, 1)).generator
+    return serving.export(generator, export_dir)
+
+
+def run_benchmark(saved_model, batch_sizes, repeats, warmup, images_per_repeat):
+    """Measures every signature and batch size; returns the results as a dict."""
+    model = tf.saved_model.load(saved_model)
+    latent_dim = model.signatures["serving_default"].structured_input_signature[1]["z"].shape[1]
+    results = []
+    for batch_size in batch_sizes:
+        for name, call in signature_calls(model, batch_size, latent_dim).items():
+            row = dict(signature=name, **measure(call, batch_size, repeats, warmup, images_per_repeat))
+            wall, cpu = row["images_per_s"], row["images_per_cpu_s"]
+            print(
+                f"{name:>15} batch {batch_size:>6}: {wall['median']:>9.0f} images/s "
+                f"(min {wall['min']:.0f}, max {wall['max']:.0f}); "
+                f"{cpu['median']:.0f} per CPU second",
+                flush=True,
+            )
+            results.append(row)
+    return results
+
+
+def main(argv):
+    del argv
+    if len(os.sched_getaffinity(0)) != 1:
+        print(f"{PROGRAM}: note: running on CPUs {sorted(os.sched_getaffinity(0))}; "
+              "the recorded numbers are for one core (taskset -c 0).")
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        saved_model = FLAGS.saved_model or export_paper_generator(tmp)
+        rows = run_benchmark(
+            saved_model,
+            [int(b) for b in FLAGS.batch_sizes],
+            FLAGS.repeats,
+            FLAGS.warmup,
+            FLAGS.images_per_repeat,
+        )
+    report = {
+        "what": "images/s of the exported generator SavedModel (tf.saved_model.load), "
+        "paper MNIST MLP (100 -> 1200 -> 1200 -> 784)"
+        if FLAGS.saved_model is None
+        else f"images/s of {FLAGS.saved_model} (tf.saved_model.load)",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "hardware": hardware_info(),
+        # Other processes on the same core slow the numbers down; this shows how busy it was.
+        "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
+        "results": rows,
+    }
+    with open(FLAGS.output, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"Wrote {FLAGS.output}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=flags_parser(PROGRAM))
