@@ -45,9 +45,20 @@ def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALI
     >>> test.shape, valid.shape  # doctest: +SKIP
     ((10000, 28, 28, 1), (1000, 28, 28, 1))
     """
-    test = data_lib.load_images(dataset, "test", data_dir)
-    valid = data_lib.load_images(dataset, "validation", data_dir)
+    try:
+        test = data_lib.load_images(dataset, "test", data_dir)
+        valid = data_lib.load_images(dataset, "validation", data_dir)
+    except AssertionError:  # how TFDS says that a prepared dataset is missing
+        where = data_lib.resolve_data_dir(data_dir) or "TFDS's default data dir"
+        raise ValueError(
+            f"--data_dir: {dataset} is not prepared in {where}; set --data_dir or $TFDS_DATA_DIR."
+        ) from None
     return test[:num_test], valid[:num_valid]
+
+
+def _check_checkpoint(checkpoint):
+    if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
+        raise ValueError(f"--checkpoint={checkpoint} does not exist (no {checkpoint}.index).")
 
 
 def restore_generator(model_dir, image_shape, checkpoint=None):
@@ -72,8 +83,7 @@ def restore_generator(model_dir, image_shape, checkpoint=None):
     config = load_config(model_dir)
     if config is None:
         raise ValueError(f"--model_dir={model_dir} holds no config.json; is it a training run?")
-    if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
-        raise ValueError(f"--checkpoint={checkpoint} does not exist (no {checkpoint}.index).")
+    _check_checkpoint(checkpoint)
     path = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_SUBDIR))
     if path:
         gan = build_gan(config, image_shape)
@@ -131,6 +141,7 @@ def evaluate_model_dir(
     config = load_config(model_dir)
     if config is None:
         raise ValueError(f"--model_dir={model_dir} holds no config.json; is it a training run?")
+    _check_checkpoint(checkpoint)
     test, valid = load_protocol_data(
         config.dataset, data_dir or config.data_dir, num_valid, num_test
     )

@@ -1,0 +1,131 @@
+"""Evaluating a training run: restore, the CLI, and the training callback."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras import data as data_lib
+from gan_keras.evaluate import ParzenCallback, restore_generator
+from gan_keras.parzen import DEFAULT_SIGMAS
+from gan_keras.training import TrainConfig, build_gan
+
+SEED = np.array([3, 4], np.int32)
+
+
+def evaluate(*flags):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "gan_keras.evaluate", *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def images(tfds_dir):
+    """A few test and validation images (uint8)."""
+    return {
+        "test": data_lib.load_images("mnist", "test")[:300],
+        "valid": data_lib.load_images("mnist", "validation")[:200],
+    }
+
+
+def test_restores_the_trained_generator_from_its_checkpoint(trained_run):
+    generator, epoch, source = restore_generator(trained_run["model_dir"], (28, 28, 1))
+    assert epoch == 2 and source.endswith("ckpt-2")
+    want = trained_run["gan"].generator.sample(5, seed=SEED)
+    np.testing.assert_allclose(generator.sample(5, seed=SEED), want, atol=1e-6)
+
+
+def test_falls_back_to_generator_keras_without_checkpoints(trained_run, tmp_path):
+    for name in ("config.json", "generator.keras"):
+        shutil.copy(os.path.join(trained_run["model_dir"], name), tmp_path)
+    generator, epoch, source = restore_generator(str(tmp_path), (28, 28, 1))
+    assert epoch is None and source.endswith("generator.keras")
+    want = trained_run["gan"].generator.sample(5, seed=SEED)
+    np.testing.assert_allclose(generator.sample(5, seed=SEED), want, atol=1e-6)
+    with pytest.raises(ValueError, match="--checkpoint=.*does not exist"):
+        restore_generator(str(tmp_path), (28, 28, 1), checkpoint=str(tmp_path / "ckpt-9"))
+
+
+def test_cli_writes_parzen_json(trained_run, tmp_path):
+    model_dir = str(tmp_path / "run")
+    shutil.copytree(trained_run["model_dir"], model_dir)
+    result = evaluate(
+        f"--model_dir={model_dir}", "--num_samples=200", "--num_valid=200", "--num_test=300"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [l for l in result.stdout.splitlines() if l.startswith("Parzen log-likelihood:")]
+    assert len(line) == 1 and "200 samples, 300 test images" in line[0]
+    with open(os.path.join(model_dir, "parzen.json")) as f:
+        saved = json.load(f)
+    assert (saved["num_samples"], saved["num_valid"], saved["num_test"]) == (200, 200, 300)
+    assert saved["epoch"] == 2 and saved["source"].endswith("ckpt-2")
+    assert saved["sigma"] in [pytest.approx(s) for s in DEFAULT_SIGMAS]
+    assert len(saved["sigma_table"]) == 10
+    # After 40 steps the samples are blurs: far below Table 1's 225, but finite.
+    assert -3000 < saved["log_likelihood"] < 225
+    assert 0 < saved["standard_error"] < 50
+    assert not [f for f in os.listdir(model_dir) if f.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    "flags, names",
+    [
+        (["--sigma=-1"], "--sigma"),
+        (["--num_samples=0"], "--num_samples"),
+        ([], "--model_dir"),
+        (["--model_dir={tmp}/missing"], "--model_dir"),
+        (["--model_dir={tmp}"], "--model_dir"),  # exists, but empty
+    ],
+)
+def test_cli_bad_flags_fail_with_one_line(flags, names, tmp_path):
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    if not any(f.startswith("--model_dir") for f in flags) and names != "--model_dir":
+        flags.append(f"--model_dir={tmp_path}")
+    result = evaluate(*flags)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("evaluate: error:") and names in last, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_callback_logs_every_n_epochs_and_feeds_csv_logger(images, tmp_path):
+    gan = build_gan(TrainConfig(steps_per_epoch=2), (28, 28, 1))
+    callback = ParzenCallback(
+        None, images["valid"], images["test"], every_epochs=2, num_samples=100, sigmas=[0.2, 0.5]
+    )
+    assert callback.key == "parzen_ll_100samples"
+    csv_path = str(tmp_path / "log.csv")
+    real = tf.data.Dataset.from_tensor_slices(data_lib.to_float(images["valid"])).batch(100).repeat()
+    gan.fit(
+        real,
+        epochs=3,
+        steps_per_epoch=2,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback, keras.callbacks.CSVLogger(csv_path)],
+    )
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    values = [row["parzen_ll_100samples"] for row in rows]
+    # Epoch 1 (first of the fit) and epoch 2 (every 2nd) are evaluated; epoch 3 is not.
+    assert np.isfinite(float(values[0])) and np.isfinite(float(values[1]))
+    assert values[2] == "NA"
+
+
+def test_callback_rejects_bad_settings(images):
+    with pytest.raises(ValueError, match="every_epochs"):
+        ParzenCallback(None, images["valid"], images["test"], every_epochs=0)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        ParzenCallback(None, images["valid"], images["test"], sigmas=[0.1, -0.1])
