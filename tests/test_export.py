@@ -356,3 +356,18 @@ def test_invalid_version_fails_and_keeps_existing_versions(exported, version, me
     assert f"--version={version}" in line or "--version must" in line
     assert message in line
     assert tree_state(exported["export_dir"]) == before
+
+
+def test_model_dir_without_checkpoint_or_bad_checkpoint_fails_clearly(exported, tmp_path):
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    config = pathlib.Path(exported["model_dir"]) / "config.json"
+    (model_dir / "config.json").write_text(config.read_text())
+    with pytest.raises(serving.ExportError, match=r"^--model_dir=.* has no checkpoint"):
+        serving.export_from_model_dir(str(model_dir), str(tmp_path / "out"))
+    with pytest.raises(serving.ExportError, match=r"^--checkpoint=.*ckpt-99: cannot restore"):
+        serving.export_from_model_dir(
+            exported["model_dir"], str(tmp_path / "out"),
+            checkpoint=str(pathlib.Path(exported["model_dir"]) / "checkpoints" / "ckpt-99"),
+        )
+    assert not (tmp_path / "out").exists()
