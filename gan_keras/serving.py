@@ -216,8 +216,11 @@ def image_shape(dataset, data_dir=None):
 def load_generator(model_dir, checkpoint=None):
     """The generator of a training dir, from its newest checkpoint or `checkpoint`.
 
-    The whole `GANCheckpoint` is restored (the generator's weights are
-    reached through it). Raises `ExportError` naming `--model_dir` or
+    Only the generator and its optimiser are read (G's weights are reached
+    through both; in checkpoints written so far only through the optimiser's
+    `_trainable_variables`), so checkpoints whose discriminator or seed state
+    is laid out differently (older code, e.g. a long run started before a
+    change) still export. Raises `ExportError` naming `--model_dir` or
     `--checkpoint` if there is nothing to load or it does not match.
 
     Example:
@@ -231,18 +234,19 @@ def load_generator(model_dir, checkpoint=None):
             "pass the --model_dir of a train.py run."
         )
     gan = build_gan(config, image_shape(config.dataset, config.data_dir))
-    ckpt = GANCheckpoint(gan, os.path.join(model_dir, CHECKPOINT_SUBDIR))
-    path = checkpoint or ckpt.latest
+    path = checkpoint or GANCheckpoint(gan, os.path.join(model_dir, CHECKPOINT_SUBDIR)).latest
     if path is None:
         raise ExportError(
             f"--model_dir={model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/; "
             "train first or pass --checkpoint."
         )
+    # The names are those GANCheckpoint saves G and its optimiser under.
+    generator_only = tf.train.Checkpoint(generator=gan.generator, g_optimizer=gan.g_optimizer)
     try:
-        ckpt.restore(path)
+        generator_only.restore(path).expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError) as e:
         source = f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})"
-        raise ExportError(f"{source}: cannot restore: {_first_line(e)}") from None
+        raise ExportError(f"{source}: cannot restore the generator: {_first_line(e)}") from None
     return gan.generator
 
 
