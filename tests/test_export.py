@@ -68,22 +68,23 @@ def tree_state(path):
 @pytest.fixture(scope="module")
 def exported(trained_run, tmp_path_factory):
     """`python export.py` run once on the trained run; paths, z's and the generator."""
-    export_dir = tmp_path_factory.mktemp("export")
+    tmp = tmp_path_factory.mktemp("serving")
+    export_dir = tmp / "models" / "gan"
     result = run_command(
         sys.executable, "export.py", f"--model_dir={trained_run['model_dir']}",
         f"--export_dir={export_dir}",
     )
     generator = trained_run["gan"].generator
     z = generator.sample_noise(6, tf.constant([3, 4])).numpy()
-    np.save(export_dir.parent / "z.npy", z)
+    np.save(tmp / "z.npy", z)
     return {
         "export_dir": export_dir,
         "version_dir": export_dir / "1",
         "stdout": result.stdout,
         "generator": generator,
         "z": z,
-        "z_path": export_dir.parent / "z.npy",
-        "tmp": export_dir.parent,
+        "z_path": tmp / "z.npy",
+        "tmp": tmp,
         "model_dir": trained_run["model_dir"],
         "config": trained_run["config"],
     }
