@@ -114,10 +114,43 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def evaluate_restored(model_dir, test, valid, checkpoint=None, **kwargs):
+    """Restores a run's generator (`restore_generator`) and runs the protocol on it.
+
+    Args:
+        model_dir: the run's directory.
+        test, valid: the protocol's images (`load_protocol_data`); all of
+            `valid` is used to choose sigma.
+        checkpoint: a checkpoint path (default: the newest).
+        **kwargs: passed to `parzen.parzen_evaluate` (`num_samples`,
+            `sigmas`, `sigma`, `seed`, batch sizes).
+
+    Returns:
+        `(result, generator)`: `parzen_evaluate`'s dict plus `model_dir`,
+        `epoch`, `source`, `seconds` (protocol time, sampling included) and
+        `date`; and the restored generator.
+
+    Example:
+
+    >>> result, generator = evaluate_restored("runs/mnist", *load_protocol_data())  # doctest: +SKIP
+    """
+    generator, epoch, source = restore_generator(model_dir, test.shape[1:], checkpoint)
+    start = time.perf_counter()
+    result = parzen.parzen_evaluate(generator, test, valid, num_valid=len(valid), **kwargs)
+    result.update(
+        model_dir=os.path.abspath(model_dir),
+        epoch=epoch,
+        source=source,
+        seconds=round(time.perf_counter() - start, 2),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return result, generator
+
+
 def evaluate_model_dir(
     model_dir, checkpoint=None, data_dir=None, num_valid=parzen.NUM_VALID, num_test=None, **kwargs
 ):
-    """Runs the Parzen protocol on a training run's generator.
+    """Loads the protocol's data and runs `evaluate_restored` on a training run.
 
     Args:
         model_dir: the run's directory (holds `config.json`).
@@ -125,12 +158,10 @@ def evaluate_model_dir(
         data_dir: TFDS data dir (default: the run's, then `$TFDS_DATA_DIR`).
         num_valid: validation images that choose sigma.
         num_test: test images scored (default: all).
-        **kwargs: passed to `parzen.parzen_evaluate` (`num_samples`,
-            `sigmas`, `sigma`, `seed`, batch sizes).
+        **kwargs: passed to `parzen.parzen_evaluate`.
 
     Returns:
-        `parzen_evaluate`'s dict plus `model_dir`, `epoch`, `source`,
-        `dataset`, `seconds` (protocol time, sampling included) and `date`.
+        `evaluate_restored`'s result dict, plus `dataset`.
 
     Example:
 
@@ -145,17 +176,8 @@ def evaluate_model_dir(
     test, valid = load_protocol_data(
         config.dataset, data_dir or config.data_dir, num_valid, num_test
     )
-    generator, epoch, source = restore_generator(model_dir, test.shape[1:], checkpoint)
-    start = time.perf_counter()
-    result = parzen.parzen_evaluate(generator, test, valid, num_valid=num_valid, **kwargs)
-    result.update(
-        model_dir=os.path.abspath(model_dir),
-        epoch=epoch,
-        source=source,
-        dataset=config.dataset,
-        seconds=round(time.perf_counter() - start, 2),
-        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    )
+    result, _ = evaluate_restored(model_dir, test, valid, checkpoint, **kwargs)
+    result["dataset"] = config.dataset
     return result
 
 
