@@ -10,7 +10,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from gan_keras import data as data_lib
 from gan_keras.evaluate import ParzenCallback, restore_generator
@@ -107,7 +106,7 @@ def test_callback_logs_every_n_epochs_and_feeds_csv_logger(images, tmp_path):
     )
     assert callback.key == "parzen_ll_100samples"
     csv_path = str(tmp_path / "log.csv")
-    real = tf.data.Dataset.from_tensor_slices(data_lib.to_float(images["valid"])).batch(100).repeat()
+    real = data_lib.TrainingData(images["valid"], batch_size=100).dataset(seed=0)
     gan.fit(
         real,
         epochs=3,
