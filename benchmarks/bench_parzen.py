@@ -13,17 +13,19 @@ without it, the first 10,000 training images blurred by N(0, 0.05) noise
 """
 
 import os
-import platform
-import statistics
 import sys
 import time
 
 import numpy as np
 from absl import app, flags
 
-from gan_keras import cli, parzen
-from gan_keras import data as data_lib
-from gan_keras.evaluate import load_protocol_data, restore_generator, write_json
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+from gan_keras import cli, parzen  # noqa: E402
+from gan_keras import data as data_lib  # noqa: E402
+from gan_keras.evaluate import load_protocol_data, restore_generator  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "Training run whose generator gives the centres (optional).")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
@@ -69,26 +71,19 @@ def protocol(samples, test, valid, **kwargs):
     return parzen.parzen_evaluate(samples, test, valid, num_samples=len(samples), **kwargs)
 
 
-def hardware():
-    model = next(
-        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
-        platform.processor(),
-    )
+def run_conditions():
+    """What `harness.hardware()` leaves out: the cores used, the load, NumPy's BLAS."""
     return {
-        "cpu": model,
-        "logical_cpus": os.cpu_count(),
         "cpus_used": sorted(os.sched_getaffinity(0)),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"],
-        "platform": platform.platform(),
     }
 
 
 def main(argv):
     del argv
-    info = hardware()
+    info = run_conditions()
     test, valid = load_protocol_data("mnist", FLAGS.data_dir)
     samples, what = centres(FLAGS.model_dir, FLAGS.data_dir, test.shape[1:])
     print(f"centres: {what}; cpus used: {info['cpus_used']}; load: {info['load_average_at_start']}")
@@ -110,7 +105,7 @@ def main(argv):
     fast_test = parzen.parzen_log_likelihood(samples, test, ref_sigma)
     errors = {
         "same_sigma": result["sigma"] == ref_sigma,
-        "mean_log_likelihood": abs(result["log_likelihood"] - ref_test.mean()),
+        "mean_log_likelihood": float(abs(result["log_likelihood"] - ref_test.mean())),
         "max_per_example_test": float(np.abs(fast_test - ref_test).max()),
         "max_per_example_valid_all_sigmas": float(np.abs(fast_valid - ref_valid).max()),
     }
@@ -123,25 +118,19 @@ def main(argv):
         "what": "Parzen protocol without sampling: 10 sigmas on 1,000 validation images, "
         "then 10,000 test images; 10,000 centres; 784 dims",
         "centres": what,
-        "seconds": {
-            "median": statistics.median(times), "min": min(times), "max": max(times),
-            "runs": times, "warm_up_runs": 1,
-        },
+        "seconds": dict(harness.summarize(times), runs=times, warm_up_runs=1),
         # CPU time of this process: on a core shared with other jobs it is
         # what the wall time would be with the core to itself.
-        "cpu_seconds": {
-            "median": statistics.median(cpu_times), "min": min(cpu_times), "max": max(cpu_times),
-            "runs": cpu_times,
-        },
+        "cpu_seconds": dict(harness.summarize(cpu_times), runs=cpu_times),
         "float64_reference_seconds": ref_seconds,
         "batch_size": FLAGS.batch_size,
         "result": {k: result[k] for k in ("log_likelihood", "standard_error", "sigma")},
         "error_vs_float64_reference_nats": errors,
         "within_1e-3_nats": ok,
-        "hardware": info,
+        "run_conditions": dict(info, load_average_at_end=[round(x, 2) for x in os.getloadavg()]),
         "command": " ".join(["taskset -c " + ",".join(map(str, info["cpus_used"])), "python"] + sys.argv),
     }
-    write_json(FLAGS.output, record)
+    harness.write_results(FLAGS.output, "parzen_protocol", record)
     s = record["seconds"]
     c = record["cpu_seconds"]
     print(
@@ -149,7 +138,7 @@ def main(argv):
         f"on cpus {info['cpus_used']}; CPU time median {c['median']:.2f} s (min {c['min']:.2f}); "
         f"float64 reference {ref_seconds:.1f} s"
     )
-    print(f"errors vs float64 (nats): {errors}; within 1e-3: {ok}")
+    print(f"errors vs float64 (nats): {errors}; all within 1e-3: {ok}")
     print(parzen.table1_line(result))
     print(f"Wrote {FLAGS.output}.")
 

@@ -145,10 +145,10 @@ def _gaps_to_nearest(rows_active, rows_exact, centres, dtype):
 
     Distances come from `||mu||^2 - 2 x.mu + ||x||^2`, with `rows_active`
     (`_augmented_rows`) holding only the columns where the data are not all
-    zero (the others add nothing to the products). The distances to each row's `_EXACT_NEAREST`
-    nearest centres are then recomputed exactly, by differences in float64,
-    so the largest kernel terms, which dominate for small sigma, carry no
-    rounding error from the expansion.
+    zero (the others add nothing to the products). The distances to each
+    row's `_EXACT_NEAREST` nearest centres are then recomputed exactly, by
+    differences in float64, so the largest kernel terms, which dominate for
+    small sigma, carry no rounding error from the expansion.
 
     Returns `(gaps [rows, centres] of dtype, nearest [rows] float64)`.
     """
@@ -198,7 +198,8 @@ def parzen_log_likelihood(
             `2 * batch_size * min(N, centre_batch_size)` numbers of `dtype`.
         centre_batch_size: centres per chunk.
         dtype: `"float32"` (default; the distances to the two nearest
-            centres are recomputed exactly) or `"float64"` for the matrix products.
+            centres are recomputed exactly) or `"float64"` for the matrix
+            products.
 
     Returns:
         float64 log-likelihoods in nats: `[M]` for a scalar sigma, `[S, M]`
