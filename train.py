@@ -15,6 +15,7 @@ import dataclasses
 from absl import app, flags
 
 from gan_keras.cli import fail, flags_parser
+from gan_keras.divergence import DivergenceError
 from gan_keras.training import ConfigError, TrainConfig, run
 
 _D = TrainConfig()
@@ -25,7 +26,9 @@ flags.DEFINE_string("model_dir", _D.model_dir, "Where checkpoints, logs and the 
 flags.DEFINE_enum("arch", _D.arch, ["mlp", "conv"], "mlp: the paper's MLPs; conv: small conv nets.")
 flags.DEFINE_integer("latent_dim", _D.latent_dim, "Dimension of the noise z.")
 flags.DEFINE_enum("noise", _D.noise, ["uniform", "gaussian"], "p_z: U[-sqrt3, sqrt3] (paper) or N(0, 1).")
-flags.DEFINE_integer("batch_size", _D.batch_size, "Minibatch size m (per D or G step; global across replicas).")
+flags.DEFINE_integer(
+    "batch_size", _D.batch_size, "Minibatch size m of each D and G step, global: split across replicas."
+)
 flags.DEFINE_integer("k", _D.k, "Discriminator steps per generator step (needs --update=alternating if > 1).")
 flags.DEFINE_enum(
     "update",
@@ -34,6 +37,7 @@ flags.DEFINE_enum(
     "simultaneous: the authors' released code (Table 1); alternating: Algorithm 1 of the paper.",
 )
 flags.DEFINE_enum("g_loss", _D.g_loss, ["non_saturating", "minimax"], "Generator loss.")
+flags.DEFINE_boolean("d_dropout", _D.d_dropout, "Dropout in D (the paper's: keep 0.8 input, 0.5 hidden).")
 flags.DEFINE_integer("epochs", _D.epochs, "Total number of epochs (a resumed run continues to it).")
 flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch, "GAN steps per epoch (default: one pass over the data).")
 flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate of both SGD optimisers.")
@@ -43,8 +47,26 @@ flags.DEFINE_float("momentum_initial", _D.momentum_initial, "Momentum in epoch 1
 flags.DEFINE_float("momentum_final", _D.momentum_final, "Momentum from --momentum_saturate_epoch on.")
 flags.DEFINE_integer("momentum_saturate_epoch", _D.momentum_saturate_epoch, "Epoch at which momentum reaches its final value.")
 flags.DEFINE_integer("seed", _D.seed, "Seed of initialisation, data order, noise and dropout.")
+flags.DEFINE_boolean(
+    "deterministic", _D.deterministic, "Enable TF op determinism: runs with the same --seed are bit-identical."
+)
+flags.DEFINE_enum(
+    "strategy",
+    _D.strategy,
+    ["default", "mirrored", "multi_worker", "tpu"],
+    "tf.distribute strategy: one device, all local GPUs, several machines (TF_CONFIG), TPU.",
+)
+flags.DEFINE_string("tpu", _D.tpu, "TPU address for --strategy=tpu ('' or 'local' on a TPU VM).")
 flags.DEFINE_boolean("jit_compile", _D.jit_compile, "Compile train_step with XLA (slower on CPU; measure).")
 flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution, "Train steps per tf.function call.")
+flags.DEFINE_integer("log_every_steps", _D.log_every_steps, "GAN steps between TensorBoard scalar points.")
+flags.DEFINE_boolean("histograms", _D.histograms, "Also log weight histograms to TensorBoard every epoch.")
+flags.DEFINE_integer(
+    "parzen_every_epochs",
+    _D.parzen_every_epochs,
+    "Log the Parzen estimate every N epochs (0: off), as parzen_ll_<M>samples.",
+)
+flags.DEFINE_integer("parzen_samples", _D.parzen_samples, "Generator samples for --parzen_every_epochs.")
 flags.DEFINE_enum("verbose", _D.verbose, ["auto", "0", "1", "2"], "Keras progress output.")
 
 FLAGS = flags.FLAGS
@@ -62,7 +84,7 @@ def main(argv):
     del argv
     try:
         run(config_from_flags())
-    except ConfigError as e:
+    except (ConfigError, DivergenceError) as e:
         fail("train.py", e)
 
 

@@ -83,9 +83,12 @@ def to_float(images):
 class TrainingData:
     """Training images in memory and how they are cut into batches.
 
-    Each element of `dataset(...)` holds `k * batch_size` images: the real
-    minibatches of one GAN step. Incomplete batches at the end of an epoch
-    are dropped.
+    Each element of `dataset(...)` holds the `k` real minibatches of one GAN
+    step, shaped `[batch_size, k, height, width, channels]`: minibatch `i` is
+    `element[:, i]`. The batch axis comes first so that `tf.distribute`
+    splits every minibatch across replicas, and N replicas see the same
+    minibatches as one device. Incomplete batches at the end of an epoch are
+    dropped.
     """
 
     images: np.ndarray
@@ -112,7 +115,7 @@ class TrainingData:
 
         >>> data = TrainingData(load_images("mnist"), batch_size=100)  # doctest: +SKIP
         >>> next(iter(data.dataset(seed=0))).shape  # doctest: +SKIP
-        TensorShape([100, 28, 28, 1])
+        TensorShape([100, 1, 28, 28, 1])
         """
         images = tf.constant(self.images)
         n = len(self.images)
@@ -127,12 +130,19 @@ class TrainingData:
         def epoch_batches(epoch):
             keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
             order = tf.argsort(keys)[: steps * per_step]
-            return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, per_step]))
+            return tf.data.Dataset.from_tensor_slices(
+                tf.reshape(order, [steps, self.batch_size, self.k])
+            )
 
+        # Under multi-worker training, every worker takes its slice of each
+        # global batch (the data is in memory: there are no files to shard).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return (
             tf.data.Dataset.range(first_epoch, tf.int64.max)
             .flat_map(epoch_batches)
             .skip(offset)
             .map(lambda idx: to_float(tf.gather(images, idx)), num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE)
+            .with_options(options)
         )

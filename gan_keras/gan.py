@@ -8,13 +8,21 @@ from gan_keras import losses
 UPDATES = ("simultaneous", "alternating")
 
 
+def _multi_worker(strategy):
+    """Whether `strategy` spans several worker processes."""
+    return isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ) and strategy.extended._in_multi_worker_mode()  # Keras' own test, too.
+
+
 @keras.saving.register_keras_serializable(package="gan_keras")
 class GAN(keras.Model):
     """Trains a `Generator` against a `Discriminator` with `fit`.
 
-    Each element of the training dataset is a batch of `k * m` real images
-    (`m` = minibatch size); `train_step` runs one iteration of the chosen
-    update rule on it:
+    Each element of the training dataset holds the `k` real minibatches of one
+    step as `[m, k, height, width, channels]` (`m` = minibatch size;
+    minibatch `i` is `element[:, i]`, see `data.TrainingData`); `train_step`
+    runs one iteration of the chosen update rule on it:
 
     - `update="simultaneous"` (default; the authors' released code, which
       produced Table 1): one forward pass on `m` real images and `m` samples;
@@ -77,16 +85,22 @@ class GAN(keras.Model):
         self.g_optimizer = g_optimizer
         self.g_loss = g_loss
 
+    def build(self, input_shape=None):
+        """Builds G and D (the GAN has no weights of its own)."""
+        for network in (self.generator, self.discriminator):
+            if not network.built:
+                network.build()
+
     def build_optimizers(self):
         """Builds both networks and creates the optimisers' slots.
 
         Call it inside the strategy scope before training or restoring a
         checkpoint: Keras creates slots lazily in the first step otherwise,
-        which breaks under `tf.distribute` and skips slots on restore.
+        which breaks under `tf.distribute` (keras#23085) and skips slots on
+        restore. A built GAN is also not called symbolically by `fit`.
         """
-        for network in (self.generator, self.discriminator):
-            if not network.built:
-                network.build()
+        if not self.built:
+            self.build()
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
@@ -98,7 +112,18 @@ class GAN(keras.Model):
         return self.generator(z, training=training)
 
     def _noise(self, batch_size):
-        return self.generator.sample_noise(batch_size, self.seed_generator.next())
+        """Noise for this replica's share of the global minibatch.
+
+        The global minibatch's noise is drawn from one seed and each replica
+        keeps its slice, so N replicas use the same z as one device.
+        """
+        seed = self.seed_generator.next()
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if replicas == 1:
+            return self.generator.sample_noise(batch_size, seed)
+        z = self.generator.sample_noise(batch_size * replicas, seed)
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return z[replica * batch_size : (replica + 1) * batch_size]
 
     def _discriminate(self, real, fake):
         """D's logits on real and fake images in one pass (dropout is per example)."""
@@ -116,13 +141,19 @@ class GAN(keras.Model):
             ("value", value),
         ):
             self._trackers[name].update_state(values)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if _multi_worker(self.distribute_strategy):
+            # Keras 3 reduces logs across workers with strategy.reduce("MEAN",
+            # v, axis=0), which needs an axis (keras#20601): give it one.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
 
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
+        minibatches = tf.unstack(real, num=self.k, axis=1)
         if self.update == "simultaneous":
-            return self._simultaneous_step(real)
-        return self._alternating_step(real)
+            return self._simultaneous_step(minibatches[0])
+        return self._alternating_step(minibatches)
 
     def _simultaneous_step(self, real):
         batch_size = tf.shape(real)[0]
@@ -142,12 +173,12 @@ class GAN(keras.Model):
         self.g_optimizer.apply(g_grads, g_vars)
         return self._record(d_loss, g_loss, real_logits, fake_logits)
 
-    def _alternating_step(self, real):
+    def _alternating_step(self, minibatches):
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         # A Python loop: k is static, and optimizer.apply inside tf.while_loop
         # fails under tf.distribute (keras#20582).
-        for real_batch in tf.split(real, self.k):
+        for real_batch in minibatches:
             batch_size = tf.shape(real_batch)[0]
             fake = self.generator(self._noise(batch_size), training=True)
             with tf.GradientTape() as tape:

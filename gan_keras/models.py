@@ -168,9 +168,11 @@ class Discriminator(keras.Model):
         image_shape: `(height, width, channels)` of the input images.
         arch: `"mlp"` (paper: maxout 240x5 -> maxout 240x5 -> 1) or `"conv"`.
         seed: optional int seed of the dropout masks (for reproducible runs).
+        dropout: whether to use dropout (the paper's D does).
 
     Dropout follows the released configuration: keep probability 0.8 on the
     input, 0.5 on the input of each later layer, active only when `training`.
+    Under `tf.distribute`, replicas share the dropout seed state.
 
     Example:
 
@@ -179,7 +181,7 @@ class Discriminator(keras.Model):
     (2, 1)
     """
 
-    def __init__(self, image_shape=(28, 28, 1), arch="mlp", seed=None, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), arch="mlp", seed=None, dropout=True, **kwargs):
         super().__init__(**kwargs)
         check_arch(arch)
         image_shape = tuple(int(d) for d in image_shape)
@@ -187,6 +189,7 @@ class Discriminator(keras.Model):
         self.image_shape = image_shape
         self.arch = arch
         self.seed = seed
+        self.dropout = dropout
         seeds = [None] * 3 if seed is None else [seed + i for i in range(3)]
         if arch == "mlp":
             init = keras.initializers.RandomUniform(-0.005, 0.005)
@@ -211,6 +214,8 @@ class Discriminator(keras.Model):
                 layers.Dropout(0.5, seed=seeds[2]),
                 layers.Dense(1),
             ]
+        if not dropout:
+            self.net = [layer for layer in self.net if not isinstance(layer, layers.Dropout)]
 
     def call(self, images, training=None):
         x = images
@@ -223,5 +228,7 @@ class Discriminator(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(image_shape=list(self.image_shape), arch=self.arch, seed=self.seed)
+        config.update(
+            image_shape=list(self.image_shape), arch=self.arch, seed=self.seed, dropout=self.dropout
+        )
         return config

@@ -10,10 +10,13 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from gan_keras import data as data_lib
+from gan_keras import distribute
 from gan_keras import images as images_lib
 from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint
+from gan_keras.divergence import DivergenceError, StopOnDivergence
 from gan_keras.gan import GAN, UPDATES
 from gan_keras.losses import G_LOSSES
 from gan_keras.models import ARCHS, Discriminator, Generator, output_bias_from_mean
@@ -51,6 +54,7 @@ class TrainConfig:
     k: int = 1
     update: str = "simultaneous"
     g_loss: str = "non_saturating"
+    d_dropout: bool = True
     epochs: int = 250
     steps_per_epoch: int = None
     learning_rate: float = 0.1
@@ -60,8 +64,15 @@ class TrainConfig:
     momentum_final: float = 0.7
     momentum_saturate_epoch: int = 250
     seed: int = 0
+    deterministic: bool = False
+    strategy: str = "default"
+    tpu: str = None
     jit_compile: bool = False
     steps_per_execution: int = 1
+    log_every_steps: int = 50
+    histograms: bool = False
+    parzen_every_epochs: int = 0
+    parzen_samples: int = 1000
     verbose: str = "auto"
 
     def validate(self):
@@ -71,17 +82,35 @@ class TrainConfig:
             ("noise", NOISE_KINDS),
             ("update", UPDATES),
             ("g_loss", G_LOSSES),
+            ("strategy", distribute.STRATEGIES),
         ):
             if getattr(self, name) not in accepted:
                 raise ConfigError(
                     f"--{name}={getattr(self, name)!r} is not valid; accepted: "
                     f"{', '.join(accepted)}."
                 )
-        for name in ("latent_dim", "batch_size", "k", "epochs", "steps_per_execution"):
+        for name in (
+            "latent_dim",
+            "batch_size",
+            "k",
+            "epochs",
+            "steps_per_execution",
+            "log_every_steps",
+            "parzen_samples",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be >= 1; got {getattr(self, name)}.")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"--steps_per_epoch must be >= 1; got {self.steps_per_epoch}.")
+        if self.steps_per_epoch and self.steps_per_epoch % self.steps_per_execution:
+            raise ConfigError(
+                f"--steps_per_epoch={self.steps_per_epoch} must be a multiple of "
+                f"--steps_per_execution={self.steps_per_execution}."
+            )
+        if self.parzen_every_epochs < 0:
+            raise ConfigError(
+                f"--parzen_every_epochs must be >= 0 (0: off); got {self.parzen_every_epochs}."
+            )
         if self.learning_rate <= 0 or self.min_learning_rate < 0:
             raise ConfigError("--learning_rate must be > 0 and --min_learning_rate >= 0.")
         if self.lr_decay < 1:
@@ -159,7 +188,11 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500):
         name="generator",
     )
     discriminator = Discriminator(
-        image_shape=image_shape, arch=config.arch, seed=config.seed + 1, name="discriminator"
+        image_shape=image_shape,
+        arch=config.arch,
+        seed=config.seed + 1,
+        dropout=config.d_dropout,
+        name="discriminator",
     )
     gan = GAN(generator, discriminator, k=config.k, update=config.update, seed=config.seed)
 
@@ -200,12 +233,56 @@ def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
     images_lib.write_png(path, images_lib.image_grid(np.asarray(samples), rows, cols))
 
 
+def training_callbacks(config, checkpoint, log_dir):
+    """The divergence guard, checkpoints every epoch, Parzen if enabled, TensorBoard.
+
+    The Parzen callback adds its key to the epoch logs, so it comes before the
+    TensorBoard callbacks that write them.
+    """
+    # Imported here: gan_keras.evaluate restores models with this module.
+    from gan_keras.evaluate import ParzenCallback, load_protocol_data
+    from gan_keras.monitoring import monitoring_callbacks
+
+    callbacks = [StopOnDivergence(), CheckpointEveryEpoch(checkpoint)]
+    if config.parzen_every_epochs:
+        test, valid = load_protocol_data(config.dataset, config.data_dir)
+        callbacks.append(
+            ParzenCallback(
+                None,
+                valid,
+                test,
+                every_epochs=config.parzen_every_epochs,
+                num_samples=config.parzen_samples,
+            )
+        )
+    callbacks += monitoring_callbacks(
+        log_dir,
+        dataclasses.asdict(config),
+        update_freq=config.log_every_steps,
+        histograms=config.histograms,
+    )
+    return callbacks
+
+
+def _check_replicas(config, strategy):
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ConfigError(
+            f"--batch_size={config.batch_size} (the global minibatch) must be divisible by "
+            f"the {replicas} replicas of --strategy={config.strategy}."
+        )
+
+
 def run(config, callbacks=()):
     """Trains (or resumes) the run described by `config`.
 
     Resumes from the newest checkpoint in `config.model_dir/checkpoints` if
-    there is one. Saves a checkpoint after every epoch and, at the end,
-    `generator.keras` and `samples.png` in the model dir.
+    there is one. Saves a checkpoint after every epoch, logs to TensorBoard in
+    `config.model_dir/logs` (and the Parzen estimate every
+    `config.parzen_every_epochs` epochs, if set) and, at the end,
+    `generator.keras` and `samples.png` in the model dir. Under a
+    multi-worker strategy only the chief writes there; the other workers
+    restore from it and write their copies to temporary dirs.
 
     Returns the trained `GAN`.
 
@@ -214,33 +291,47 @@ def run(config, callbacks=()):
     >>> gan = run(TrainConfig(model_dir="/tmp/run", epochs=1))  # doctest: +SKIP
     """
     config.validate()
-    saved = load_config(config.model_dir)
-    check_compatible(config, saved)
+    check_compatible(config, load_config(config.model_dir))
+    strategy = distribute.make_strategy(config.strategy, config.tpu)
+    _check_replicas(config, strategy)
+    chief = distribute.is_chief(strategy)
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     data = data_lib.TrainingData(
         data_lib.load_images(config.dataset, "train", config.data_dir),
         batch_size=config.batch_size,
         k=config.k,
     )
-    os.makedirs(config.model_dir, exist_ok=True)
-    _save_config(config)
+    out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
+    os.makedirs(out_dir, exist_ok=True)
+    if chief:
+        _save_config(config)
 
-    gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-    checkpoint = GANCheckpoint(gan, os.path.join(config.model_dir, CHECKPOINT_SUBDIR))
-    initial_epoch = checkpoint.restore()
+    with strategy.scope():
+        gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        checkpoint = GANCheckpoint(gan, os.path.join(out_dir, CHECKPOINT_SUBDIR))
+        latest = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_SUBDIR))
+        initial_epoch = checkpoint.restore(latest)
     step = int(gan.g_optimizer.iterations.numpy())
     if initial_epoch:
-        print(f"Resuming from {checkpoint.latest}: epoch {initial_epoch}, step {step}.")
+        print(f"Resuming from {latest}: epoch {initial_epoch}, step {step}.")
     if initial_epoch < config.epochs:
-        gan.fit(
-            data.dataset(config.seed, initial_step=step),
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=config.steps_per_epoch or data.steps_per_epoch,
-            callbacks=[CheckpointEveryEpoch(checkpoint), *callbacks],
-            shuffle=False,
-            verbose=config.verbose,
-        )
-    save_generator(gan.generator, os.path.join(config.model_dir, "generator.keras"))
-    write_sample_grid(gan.generator, os.path.join(config.model_dir, "samples.png"))
+        try:
+            gan.fit(
+                data.dataset(config.seed, initial_step=step),
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=config.steps_per_epoch or data.steps_per_epoch,
+                callbacks=[*training_callbacks(config, checkpoint, os.path.join(out_dir, "logs")), *callbacks],
+                shuffle=False,
+                verbose=config.verbose if chief else 0,
+            )
+        except DivergenceError as e:
+            raise DivergenceError(
+                f"{e}; the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}."
+            ) from None
+    if chief:
+        save_generator(gan.generator, os.path.join(config.model_dir, "generator.keras"))
+        write_sample_grid(gan.generator, os.path.join(config.model_dir, "samples.png"))
     return gan

@@ -14,7 +14,9 @@ def numbered():
 
 
 def indices(batch):
-    return [int(round(v)) for v in np.asarray(batch)[:, 0, 0, 0] * 255]
+    """The image indices of a step, minibatch by minibatch."""
+    values = np.asarray(batch)[..., 0, 0, 0] * 255  # [m, k]
+    return [int(round(v)) for v in values.T.reshape(-1)]
 
 
 def take(dataset, n):
@@ -32,7 +34,7 @@ def test_mnist_splits_are_the_papers(tfds_dir):
 def test_batches_are_floats_in_unit_range(tfds_dir):
     data = data_lib.TrainingData(data_lib.load_images("mnist", "train", tfds_dir), 100)
     batch = next(iter(data.dataset(seed=0)))
-    assert batch.shape == (100, 28, 28, 1) and batch.dtype.name == "float32"
+    assert batch.shape == (100, 1, 28, 28, 1) and batch.dtype.name == "float32"
     assert 0.0 <= float(np.min(batch)) and float(np.max(batch)) <= 1.0
     assert data.steps_per_epoch == 500
 

@@ -1,0 +1,144 @@
+"""Crashes, divergence and determinism: a run is never lost and is repeatable."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras.training import TrainConfig, run
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = [sys.executable, os.path.join(REPO, "train.py")]
+# Epochs of 60 steps (~2 s), so a kill lands inside one.
+RUN = ["--epochs=3", "--steps_per_epoch=60", "--deterministic", "--verbose=0", "--log_every_steps=20"]
+
+
+def checkpoint_tensors(model_dir):
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    reader = tf.train.load_checkpoint(path)
+    names = [n for n in reader.get_variable_to_shape_map() if "_CHECKPOINTABLE_OBJECT_GRAPH" not in n]
+    return path, {n: reader.get_tensor(n) for n in names}
+
+
+def wait_for(path, process, timeout=240):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert process.poll() is None, "train.py ended before writing " + path
+        assert time.time() < deadline, "timed out waiting for " + path
+        time.sleep(0.05)
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_unbroken_run(tfds_dir, tmp_path):
+    unbroken, killed = str(tmp_path / "unbroken"), str(tmp_path / "killed")
+    subprocess.run([*TRAIN, f"--model_dir={unbroken}", *RUN], check=True, capture_output=True, timeout=600)
+
+    process = subprocess.Popen([*TRAIN, f"--model_dir={killed}", *RUN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(os.path.join(killed, "checkpoints", "ckpt-1.index"), process)
+        time.sleep(1.0)  # into epoch 2
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        process.kill()
+    path, _ = checkpoint_tensors(killed)
+    assert path.endswith(("ckpt-1", "ckpt-2")), path  # killed before the end
+
+    resumed = subprocess.run([*TRAIN, f"--model_dir={killed}", *RUN], check=True, capture_output=True, text=True, timeout=600)
+    assert "Resuming from" in resumed.stdout
+
+    # Weights, both optimisers' slots and counters, seeds, epoch: all bit-identical.
+    path_a, a = checkpoint_tensors(unbroken)
+    path_b, b = checkpoint_tensors(killed)
+    assert path_a.endswith("ckpt-3") and path_b.endswith("ckpt-3")
+    assert sorted(a) == sorted(b)
+    assert any("optimizer/_variables" in n for n in a) and any("seed_states" in n for n in a)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+SAVE_LOOP = textwrap.dedent(
+    """
+    import sys
+    from gan_keras.checkpointing import GANCheckpoint
+    from gan_keras.training import TrainConfig, build_gan
+    gan = build_gan(TrainConfig(), (28, 28, 1))
+    checkpoint = GANCheckpoint(gan, sys.argv[1], max_to_keep=2)
+    epoch = 0
+    while True:
+        epoch += 1
+        for v in gan.generator.trainable_variables:
+            v.assign(v * 0 + epoch)
+        checkpoint.save(epoch)
+        print(epoch, flush=True)
+    """
+)
+
+
+def test_a_kill_during_a_save_leaves_the_previous_checkpoint_usable(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    for delay in (0.37, 0.81, 1.53):  # land at different points of a 30 MB save
+        process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, directory], stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline().strip()  # at least one save done
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=60)
+        finally:
+            process.kill()
+        check = textwrap.dedent(
+            f"""
+            import numpy as np
+            from gan_keras.checkpointing import GANCheckpoint
+            from gan_keras.training import TrainConfig, build_gan
+            gan = build_gan(TrainConfig(), (28, 28, 1))
+            checkpoint = GANCheckpoint(gan, {directory!r})
+            epoch = checkpoint.restore()
+            assert epoch >= 1
+            for v in gan.generator.trainable_variables:
+                assert np.all(np.asarray(v) == epoch), (v.path, epoch)
+            print("restored", epoch)
+            """
+        )
+        result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and "restored" in result.stdout, result.stderr[-2000:]
+
+
+def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tfds_dir, tmp_path):
+    model_dir = str(tmp_path / "run")
+    quick = ["--steps_per_epoch=20", "--verbose=0"]
+    subprocess.run([*TRAIN, f"--model_dir={model_dir}", "--epochs=1", *quick], check=True, capture_output=True, timeout=300)
+    good_path, good = checkpoint_tensors(model_dir)
+
+    result = subprocess.run(
+        [*TRAIN, f"--model_dir={model_dir}", "--epochs=3", "--learning_rate=1e12", *quick],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("train.py: error: training diverged at step 2"), last
+    assert "nan" in last.lower() and last.endswith(f"the last good checkpoint is {good_path}.")
+    path, tensors = checkpoint_tensors(model_dir)
+    assert path == good_path
+    assert all(np.all(np.isfinite(t)) for t in tensors.values() if t.dtype.kind == "f")
+
+
+def test_same_seed_gives_bit_identical_losses(tfds_dir, tmp_path):
+    histories = []
+    for i in range(2):
+        config = TrainConfig(
+            model_dir=str(tmp_path / str(i)), data_dir=tfds_dir, epochs=2, steps_per_epoch=10,
+            deterministic=True, verbose=0,
+        )
+        histories.append(run(config).history.history)
+    assert histories[0] == histories[1]
+    other = run(TrainConfig(model_dir=str(tmp_path / "other"), data_dir=tfds_dir, epochs=2,
+                            steps_per_epoch=10, deterministic=True, seed=1, verbose=0))
+    assert other.history.history != histories[0]
