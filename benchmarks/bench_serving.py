@@ -1,6 +1,6 @@
 """Images per second of the exported SavedModel, loaded with `tf.saved_model.load`.
 
-Run it on one core, as the numbers in serving_results.json were:
+Run it on one core, as the recorded numbers were:
 
     taskset -c 0 python benchmarks/bench_serving.py
 
@@ -12,21 +12,21 @@ exports an untrained generator of the paper's MNIST preset (the weights'
 values do not change the cost) to a temporary dir first.
 """
 
-import datetime
-import json
 import math
 import os
-import platform
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 
 from absl import app, flags
 
-import keras
 import numpy as np
 import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
 
 from gan_keras import serving
 from gan_keras.cli import flags_parser
@@ -39,37 +39,10 @@ flags.DEFINE_list("batch_sizes", ["1", "100", "10000"], "Batch sizes to measure.
 flags.DEFINE_integer("warmup", 3, "Untimed calls per batch size.")
 flags.DEFINE_integer("repeats", 7, "Timed repeats per batch size.")
 flags.DEFINE_integer("images_per_repeat", 2_000, "About this many images per repeat (at least one call).")
-flags.DEFINE_string("output", os.path.join(HERE, "serving_results.json"), "Where the JSON results go.")
+flags.DEFINE_string("output", os.path.join(HERE, "results.json"), "Results file (section 'serving').")
 
 FLAGS = flags.FLAGS
 PROGRAM = "bench_serving.py"
-
-
-def hardware_info():
-    """CPU model, the CPUs this process may run on, and the software versions."""
-    model = platform.processor()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        model = names[0] if names else model
-    return {
-        "cpu_model": model,
-        "cpus_on_machine": os.cpu_count(),
-        "cpu_affinity": sorted(os.sched_getaffinity(0)),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-    }
-
-
-def git_commit():
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
-        ).stdout.strip() or None
-    except OSError:
-        return None
 
 
 def time_calls(call, calls, repeats, warmup):
@@ -83,10 +56,6 @@ def time_calls(call, calls, repeats, warmup):
             call()
         times.append((time.perf_counter() - wall, time.process_time() - cpu))
     return times
-
-
-def _stats(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def measure(call, batch_size, repeats, warmup, images_per_repeat):
@@ -103,8 +72,8 @@ def measure(call, batch_size, repeats, warmup, images_per_repeat):
         "batch_size": batch_size,
         "calls_per_repeat": calls,
         "repeats": repeats,
-        "images_per_s": _stats([images / wall for wall, _ in times]),
-        "images_per_cpu_s": _stats([images / cpu for _, cpu in times]),
+        "images_per_s": harness.summarize([images / wall for wall, _ in times]),
+        "images_per_cpu_s": harness.summarize([images / cpu for _, cpu in times]),
         "ms_per_call_median": 1000 * statistics.median(wall for wall, _ in times) / calls,
     }
 
@@ -160,20 +129,18 @@ def main(argv):
             FLAGS.warmup,
             FLAGS.images_per_repeat,
         )
-    report = {
-        "what": "images/s of the exported generator SavedModel (tf.saved_model.load), "
-        "paper MNIST MLP (100 -> 1200 -> 1200 -> 784)"
-        if FLAGS.saved_model is None
-        else f"images/s of {FLAGS.saved_model} (tf.saved_model.load)",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "hardware": hardware_info(),
-        # Other processes on the same core slow the numbers down; this shows how busy it was.
-        "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
-        "results": rows,
-    }
-    with open(FLAGS.output, "w") as f:
-        json.dump(report, f, indent=2)
+    harness.write_results(
+        FLAGS.output,
+        "serving",
+        {
+            "what": "images/s of the exported generator SavedModel (tf.saved_model.load), "
+            + ("paper MNIST MLP" if FLAGS.saved_model is None else FLAGS.saved_model),
+            "cpu_affinity": sorted(os.sched_getaffinity(0)),
+            # Other processes on the same core slow the numbers down; this shows how busy it was.
+            "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
+            "results": rows,
+        },
+    )
     print(f"Wrote {FLAGS.output}")
 
 

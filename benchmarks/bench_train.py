@@ -34,7 +34,7 @@ CASES = {
 flags.DEFINE_list("cases", list(CASES), f"Cases to run, of: {', '.join(CASES)}.")
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per case.")
-flags.DEFINE_string("out", os.path.join(os.path.dirname(__file__), "results.json"), "Results file.")
+flags.DEFINE_string("output", os.path.join(os.path.dirname(__file__), "results.json"), "Results file (section 'train').")
 FLAGS = flags.FLAGS
 
 
@@ -84,7 +84,7 @@ def main(argv):
         results[name] = bench_case(CASES[name], images)
         s = results[name]["steps_per_second"]
         print(f"{name:24s} {s['median']:7.2f} steps/s (min {s['min']:.2f}, max {s['max']:.2f})", flush=True)
-    harness.write_results(FLAGS.out, "train", results)
+    harness.write_results(FLAGS.output, "train", results)
 
 
 if __name__ == "__main__":
