@@ -31,8 +31,8 @@ class GAN(keras.Model):
       parameters and applied together. Needs `k=1`.
     - `update="alternating"` (Algorithm 1 of the paper): `k` discriminator
       steps, each on its own `m` real images and fresh noise, then one
-      generator step on fresh noise. With the paper's hyperparameters this
-      collapses on MNIST (see docs); it is kept to reproduce that.
+      generator step on fresh noise. With the paper's hyperparameters it is
+      prone to mode collapse on MNIST (see README).
 
     Metrics: `d_loss` (the loss D's step minimised), `g_loss`, `d_real` (mean
     D(x)), `d_fake` (mean D(G(z))) and `value`, the estimate of V(D, G). In the
