@@ -12,6 +12,7 @@ or from `--checkpoint`.
 from absl import app, flags
 
 from gan_keras.cli import fail, flags_parser
+from gan_keras.restoring import RestoreError
 from gan_keras.serving import DEFAULT_MAX_SAMPLES, ExportError, export_from_model_dir
 
 flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.", required=True)
@@ -34,7 +35,7 @@ def main(argv):
             version=FLAGS.version,
             max_samples=FLAGS.max_samples,
         )
-    except ExportError as e:
+    except (ExportError, RestoreError) as e:
         fail(PROGRAM, e)
     print(f"Exported {path}")
 

@@ -56,6 +56,18 @@ def check_dataset(name, data_dir=None):
         raise ValueError(f"dataset {name!r} has no 'image' feature; pick an image dataset.")
 
 
+def image_shape(name, data_dir=None):
+    """`(height, width, channels)` of a TFDS image dataset, from its metadata only.
+
+    Example:
+
+    >>> image_shape("mnist")  # doctest: +SKIP
+    (28, 28, 1)
+    """
+    builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
+    return tuple(int(d) for d in builder.info.features["image"].shape)
+
+
 def load_images(name, role="train", data_dir=None):
     """All images of a split as a uint8 NumPy array `[n, height, width, channels]`.
 

@@ -12,27 +12,21 @@ The generator comes from the newest checkpoint in `MODEL_DIR/checkpoints`
 (with `MODEL_DIR/config.json`), else from `MODEL_DIR/generator.keras`.
 """
 
-import dataclasses
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
 from gan_keras import data as data_lib
 from gan_keras import images as images_lib
-from gan_keras import models  # noqa: F401  (registers Generator for load_model)
-from gan_keras import training
-from gan_keras.checkpointing import GANCheckpoint
+from gan_keras import restoring, training
 from gan_keras.cli import fail, flags_parser
-from gan_keras.monitoring import sample_grid
 
 PROGRAM = "python -m gan_keras.figures"
 FIG2_FILE = "fig2_samples_nn.png"
 FIG3_FILE = "fig3_interpolation.png"
 FIGURES_SUBDIR = os.path.join("logs", "figures")
-GENERATOR_FILE = "generator.keras"
 # White columns between the samples and their nearest neighbours in Fig. 2.
 NEIGHBOUR_GAP = 4
 
@@ -114,16 +108,6 @@ def interpolation_grid(generator, rows=6, cols=10, seed=(0, 2)):
     return images_lib.image_grid(np.asarray(images), rows, cols)
 
 
-@dataclasses.dataclass
-class TrainedModel:
-    """A generator restored from a model dir, and what it was trained on."""
-
-    generator: keras.Model
-    step: int  # GAN steps trained (0 if unknown, as for a bare generator.keras)
-    dataset: str
-    data_dir: str
-
-
 def _load_train_images(dataset, data_dir):
     try:
         return data_lib.load_images(dataset, "train", data_dir)
@@ -137,34 +121,6 @@ def _load_train_images(dataset, data_dir):
 def _one_line(error):
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def restore_generator(model_dir, image_shape):
-    """`(generator, step)` from a model dir's newest checkpoint or its generator.keras.
-
-    Only G and its optimiser (for the step) are read from the checkpoint and
-    must match; the rest (D, seed states, ...) is ignored, so checkpoints
-    whose other contents changed between versions still give figures.
-
-    Example:
-
-    >>> generator, step = restore_generator("runs/mnist", (28, 28, 1))  # doctest: +SKIP
-    """
-    config = training.load_config(model_dir)
-    checkpoint_dir = os.path.join(model_dir, training.CHECKPOINT_SUBDIR)
-    if config is not None and tf.train.latest_checkpoint(checkpoint_dir):
-        gan = training.build_gan(config, image_shape)
-        latest = GANCheckpoint(gan, checkpoint_dir).latest
-        generator_only = tf.train.Checkpoint(generator=gan.generator, g_optimizer=gan.g_optimizer)
-        generator_only.restore(latest).expect_partial().assert_existing_objects_matched()
-        return gan.generator, int(gan.g_optimizer.iterations.numpy())
-    path = os.path.join(model_dir, GENERATOR_FILE)
-    if os.path.exists(path):
-        return keras.saving.load_model(path, compile=False), 0
-    raise FiguresError(
-        f"{model_dir} holds neither a checkpoint in {training.CHECKPOINT_SUBDIR}/ with "
-        f"{training.CONFIG_FILE} nor {GENERATOR_FILE}; pass the --model_dir of a training run."
-    )
 
 
 def write_figures(model_dir, out_dir=None, data_dir=None, dataset=None, seed=0, train_images=None):
@@ -187,14 +143,13 @@ def write_figures(model_dir, out_dir=None, data_dir=None, dataset=None, seed=0, 
     >>> write_figures("runs/mnist", out_dir="/tmp/figures")  # doctest: +SKIP
     {'fig2_samples_nn.png': '/tmp/figures/fig2_samples_nn.png', ...}
     """
-    if not os.path.isdir(model_dir):
-        raise FiguresError(f"--model_dir={model_dir} is not a directory.")
+    restored = restoring.load_generator(model_dir)
+    generator, step = restored.generator, restored.step or 0
     config = training.load_config(model_dir)
     dataset = dataset or (config.dataset if config else "mnist")
     data_dir = data_dir or (config.data_dir if config else None)
     if train_images is None:
         train_images = _load_train_images(dataset, data_dir)
-    generator, step = restore_generator(model_dir, train_images.shape[1:])
     if tuple(generator.image_shape) != tuple(train_images.shape[1:]):
         raise FiguresError(
             f"the generator makes {tuple(generator.image_shape)} images but {dataset!r} has "
@@ -234,7 +189,7 @@ def main(argv):
     f = flags.FLAGS
     try:
         paths = write_figures(f.model_dir, f.out, f.data_dir, f.dataset, f.seed)
-    except (FiguresError, OSError, tf.errors.OpError) as e:
+    except (FiguresError, restoring.RestoreError, OSError, tf.errors.OpError) as e:
         fail(PROGRAM, _one_line(e))
     for path in paths.values():
         print(path)

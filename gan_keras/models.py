@@ -30,6 +30,18 @@ def _check_image_shape(arch, image_shape):
         )
 
 
+def _track_stack(model, layer_stack):
+    """Keeps the layers as `model.net` and each as attribute `layer_<i>`.
+
+    `tf.train.Checkpoint` follows attributes but not lists (Keras 3 wraps a
+    list in a `TrackedList` that TF's object graph does not walk): without
+    the attributes, a checkpoint of the model alone would hold no weights.
+    """
+    for i, layer in enumerate(layer_stack):
+        setattr(model, f"layer_{i}", layer)
+    model.net = layer_stack
+
+
 def _build_stack(layer_stack, input_shape):
     """Builds each layer of a stack in turn from the input shape.
 
@@ -102,7 +114,7 @@ class Generator(keras.Model):
         )
         if arch == "mlp":
             init = keras.initializers.RandomUniform(-0.05, 0.05)
-            self.net = [
+            stack = [
                 layers.Dense(1200, activation="relu", kernel_initializer=init),
                 layers.Dense(1200, activation="relu", kernel_initializer=init),
                 layers.Dense(
@@ -115,7 +127,7 @@ class Generator(keras.Model):
             ]
         else:
             h, w, c = image_shape
-            self.net = [
+            stack = [
                 layers.Dense(128 * (h // 4) * (w // 4), activation="relu"),
                 layers.Reshape((h // 4, w // 4, 128)),
                 layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu"),
@@ -128,6 +140,7 @@ class Generator(keras.Model):
                     bias_initializer=bias_init,
                 ),
             ]
+        _track_stack(self, stack)
 
     def call(self, z, training=None):
         x = z
@@ -193,7 +206,7 @@ class Discriminator(keras.Model):
         seeds = [None] * 3 if seed is None else [seed + i for i in range(3)]
         if arch == "mlp":
             init = keras.initializers.RandomUniform(-0.005, 0.005)
-            self.net = [
+            stack = [
                 layers.Flatten(),
                 layers.Dropout(0.2, seed=seeds[0]),
                 Maxout(240, 5, kernel_initializer=init),
@@ -203,7 +216,7 @@ class Discriminator(keras.Model):
                 layers.Dense(1, kernel_initializer=init),
             ]
         else:
-            self.net = [
+            stack = [
                 layers.Dropout(0.2, seed=seeds[0]),
                 layers.Conv2D(64, 4, strides=2, padding="same"),
                 layers.LeakyReLU(0.2),
@@ -215,7 +228,8 @@ class Discriminator(keras.Model):
                 layers.Dense(1),
             ]
         if not dropout:
-            self.net = [layer for layer in self.net if not isinstance(layer, layers.Dropout)]
+            stack = [layer for layer in stack if not isinstance(layer, layers.Dropout)]
+        _track_stack(self, stack)
 
     def call(self, images, training=None):
         x = images

@@ -42,18 +42,6 @@ def global_step(gan):
     return int(gan.g_optimizer.iterations.numpy())
 
 
-def sample_grid(generator, rows, cols, seed):
-    """A uint8 `rows x cols` grid of samples drawn from a fixed `[2]` int seed.
-
-    Example:
-
-    >>> sample_grid(Generator(), 2, 3, seed=(0, 0)).shape  # doctest: +SKIP
-    (59, 89, 1)
-    """
-    samples = generator.sample(rows * cols, seed=tf.constant(seed, tf.int32))
-    return images_lib.image_grid(np.asarray(samples), rows, cols)
-
-
 class SummaryWriter:
     """One `tf.summary` file writer, created on first use, shared by callbacks.
 
@@ -213,7 +201,7 @@ class FixedNoiseSamples(_StepSummaryCallback):
         super().on_epoch_end(epoch, logs)
 
     def _write(self):
-        grid = sample_grid(self.model.generator, self.rows, self.cols, self.seed)
+        grid = images_lib.sample_grid(self.model.generator, self.rows, self.cols, self.seed)
         with self.writer.as_default(step=global_step(self.model)):
             tf.summary.image(SAMPLES_TAG, grid[None])
 

@@ -29,13 +29,11 @@ import tempfile
 
 import keras
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
-from gan_keras import data as data_lib
-from gan_keras.checkpointing import GANCheckpoint
-from gan_keras.training import CHECKPOINT_SUBDIR, build_gan, load_config, save_generator
+from gan_keras import restoring
+from gan_keras.restoring import GENERATOR_FILE
+from gan_keras.training import save_generator
 
-GENERATOR_FILE = "generator.keras"
 # Requests for more images than this are refused (a server would otherwise
 # try to allocate whatever a client asks for).
 DEFAULT_MAX_SAMPLES = 10_000
@@ -201,62 +199,6 @@ def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES)
     return target
 
 
-def image_shape(dataset, data_dir=None):
-    """`(height, width, channels)` of a TFDS image dataset, from its metadata only.
-
-    Example:
-
-    >>> image_shape("mnist")
-    (28, 28, 1)
-    """
-    builder = tfds.builder(dataset, data_dir=data_lib.resolve_data_dir(data_dir))
-    return tuple(int(d) for d in builder.info.features["image"].shape)
-
-
-def load_generator(model_dir, checkpoint=None):
-    """The generator of a training dir, from its newest checkpoint or `checkpoint`.
-
-    Only the generator and its optimiser are read (G's weights are reached
-    through both; in checkpoints written so far only through the optimiser's
-    `_trainable_variables`), so checkpoints whose discriminator or seed state
-    is laid out differently (older code, e.g. a long run started before a
-    change) still export. Raises `ExportError` naming `--model_dir` or
-    `--checkpoint` if there is nothing to load or it does not match.
-
-    Example:
-
-    >>> generator = load_generator("runs/mnist")  # doctest: +SKIP
-    """
-    config = load_config(model_dir)
-    if config is None:
-        raise ExportError(
-            f"--model_dir={model_dir} holds no training run (no config.json); "
-            "pass the --model_dir of a train.py run."
-        )
-    gan = build_gan(config, image_shape(config.dataset, config.data_dir))
-    path = checkpoint or GANCheckpoint(gan, os.path.join(model_dir, CHECKPOINT_SUBDIR)).latest
-    if path is None:
-        raise ExportError(
-            f"--model_dir={model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/; "
-            "train first or pass --checkpoint."
-        )
-    # The names are those GANCheckpoint saves G and its optimiser under.
-    generator_only = tf.train.Checkpoint(generator=gan.generator, g_optimizer=gan.g_optimizer)
-    try:
-        generator_only.restore(path).expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, ValueError, AssertionError) as e:
-        source = f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})"
-        raise ExportError(f"{source}: cannot restore the generator: {_first_line(e)}") from None
-    return gan.generator
-
-
-def _first_line(error, limit=200):
-    """The first line of an error's message, cut to `limit` characters."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def export_from_model_dir(
     model_dir, export_dir, checkpoint=None, version=None, max_samples=DEFAULT_MAX_SAMPLES
 ):
@@ -272,5 +214,5 @@ def export_from_model_dir(
     if max_samples < 1:
         raise ExportError(f"--max_samples must be >= 1; got {max_samples}.")
     version = resolve_version(export_dir, version)
-    generator = load_generator(model_dir, checkpoint)
+    generator = restoring.load_generator(model_dir, checkpoint).generator
     return export(generator, export_dir, version, max_samples)

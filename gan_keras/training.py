@@ -229,8 +229,7 @@ def save_generator(generator, path):
 
 def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
     """Writes a `rows x cols` PNG grid of samples drawn with a fixed seed."""
-    samples = generator.sample(rows * cols, seed=np.asarray(seed, np.int32))
-    images_lib.write_png(path, images_lib.image_grid(np.asarray(samples), rows, cols))
+    images_lib.write_png(path, images_lib.sample_grid(generator, rows, cols, seed))
 
 
 def training_callbacks(config, checkpoint, log_dir):

@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import serving
+from gan_keras.restoring import RestoreError
 from gan_keras.models import Generator
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -365,9 +366,9 @@ def test_model_dir_without_checkpoint_or_bad_checkpoint_fails_clearly(exported, 
     model_dir.mkdir()
     config = pathlib.Path(exported["model_dir"]) / "config.json"
     (model_dir / "config.json").write_text(config.read_text())
-    with pytest.raises(serving.ExportError, match=r"^--model_dir=.* has no checkpoint"):
+    with pytest.raises(RestoreError, match=r"^--model_dir=.* holds no training run \(no checkpoint"):
         serving.export_from_model_dir(str(model_dir), str(tmp_path / "out"))
-    with pytest.raises(serving.ExportError, match=r"^--checkpoint=.*ckpt-99: cannot restore the generator"):
+    with pytest.raises(RestoreError, match=r"^--checkpoint=.*ckpt-99: cannot restore the generator"):
         serving.export_from_model_dir(
             exported["model_dir"], str(tmp_path / "out"),
             checkpoint=str(pathlib.Path(exported["model_dir"]) / "checkpoints" / "ckpt-99"),
@@ -387,7 +388,10 @@ def test_checkpoint_with_other_state_still_exports(exported, tmp_path):
     gan = build_gan(exported["config"], exported["generator"].image_shape)
     gan.generator.set_weights(exported["generator"].get_weights())
     old = tf.train.Checkpoint(
-        generator=gan.generator, g_optimizer=gan.g_optimizer, noise_seed=tf.Variable([1, 0])
+        generator=gan.generator,
+        g_optimizer=gan.g_optimizer,
+        epoch=tf.Variable(1, dtype=tf.int64),
+        noise_seed=tf.Variable([1, 0]),
     )
     tf.train.CheckpointManager(old, str(model_dir / "checkpoints"), 1).save()
 

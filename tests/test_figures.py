@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from gan_keras import data, figures
+from gan_keras import data, figures, restoring
 from gan_keras.models import Generator
 
 # 28x28 MNIST tiles with a 1-pixel border: Fig. 2 is 8 rows of 5 samples, a
@@ -85,7 +85,7 @@ def test_write_figures_from_a_checkpoint(trained_run, train_images, tmp_path):
 
 
 def test_model_dir_without_a_model_is_a_one_line_error(tmp_path):
-    with pytest.raises(figures.FiguresError, match="neither a checkpoint") as error:
+    with pytest.raises(restoring.RestoreError, match="holds no training run") as error:
         figures.write_figures(str(tmp_path), train_images=np.zeros((1, 28, 28, 1), np.uint8))
     assert "\n" not in str(error.value)
 
@@ -94,7 +94,7 @@ def test_command_line_with_a_bare_generator_keras(trained_run, tfds_dir, tmp_pat
     """The fallback to MODEL_DIR/generator.keras, through `python -m gan_keras.figures`."""
     model_dir = tmp_path / "bare"
     model_dir.mkdir()
-    shutil.copy(os.path.join(trained_run["model_dir"], figures.GENERATOR_FILE), model_dir)
+    shutil.copy(os.path.join(trained_run["model_dir"], restoring.GENERATOR_FILE), model_dir)
     result = subprocess.run(
         [sys.executable, "-m", "gan_keras.figures", f"--model_dir={model_dir}"],
         env={**os.environ, "TFDS_DATA_DIR": tfds_dir},

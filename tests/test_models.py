@@ -63,7 +63,7 @@ def test_output_bias_starts_at_the_logit_of_the_pixel_means():
     mean = np.linspace(0.0, 1.0, 784)
     g = Generator(output_bias=output_bias_from_mean(mean))
     g.build()
-    bias = np.asarray(g.net[2].bias)
+    bias = np.asarray(g.layer_2.bias)
     p = 1.0 / (1.0 + np.exp(-bias))
     np.testing.assert_allclose(p, np.clip(mean, 1e-7, 1 - 1e-7), atol=1e-6)
 
@@ -85,3 +85,20 @@ def test_generator_keras_file_round_trips(tmp_path):
     assert isinstance(loaded, Generator)
     assert (loaded.latent_dim, loaded.noise, loaded.image_shape) == (8, "gaussian", (28, 28, 1))
     np.testing.assert_array_equal(before, np.asarray(loaded.sample(4, seed=[3, 4])))
+
+
+def test_a_checkpoint_of_the_networks_alone_holds_their_weights(tmp_path):
+    import tensorflow as tf
+
+    g, d = Generator(), Discriminator(seed=1)
+    g.build(), d.build()
+    path = tf.train.Checkpoint(generator=g, discriminator=d).save(str(tmp_path / "ckpt"))
+    saved = dict(tf.train.list_variables(path))
+    for name, network in (("generator", g), ("discriminator", d)):
+        for v in network.trainable_variables:
+            matches = [k for k in saved if k.startswith(name + "/") and tuple(saved[k]) == tuple(v.shape)]
+            assert matches, (name, v.path)
+    clone = Generator()
+    clone.build()
+    tf.train.Checkpoint(generator=clone).restore(path).assert_existing_objects_matched()
+    np.testing.assert_array_equal(clone.sample(3, seed=[0, 0]), g.sample(3, seed=[0, 0]))

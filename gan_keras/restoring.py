@@ -1,0 +1,93 @@
+"""Loading a trained generator from a model dir: for evaluation, figures, export.
+
+A model dir written by `train.py` holds `config.json` and checkpoints; the
+newest checkpoint (or a given one) is read. A dir holding only a
+`generator.keras` (e.g. copied from a run, or an export dir) works too.
+"""
+
+import dataclasses
+import os
+
+import keras
+import tensorflow as tf
+
+from gan_keras import data as data_lib
+from gan_keras import training
+
+GENERATOR_FILE = "generator.keras"
+
+
+class RestoreError(ValueError):
+    """Nothing to load, or it does not match; the message names the flag."""
+
+
+@dataclasses.dataclass
+class Restored:
+    """A restored generator and where it came from."""
+
+    generator: keras.Model
+    source: str  # the checkpoint or .keras file read
+    step: int = None  # GAN steps trained (None for a .keras file)
+    epoch: int = None  # finished epochs (None for a .keras file)
+
+
+def load_generator(model_dir, checkpoint=None):
+    """The generator of a training run: newest checkpoint, `checkpoint`, or `generator.keras`.
+
+    From a checkpoint only G, its optimiser (for the step) and the epoch are
+    read, and they must match; the discriminator is not needed.
+
+    Raises:
+        RestoreError: naming `--model_dir` or `--checkpoint`, if there is
+            nothing to load or it does not match the run's config.
+
+    Example:
+
+    >>> restored = load_generator("runs/mnist")  # doctest: +SKIP
+    >>> restored.generator.sample(16, seed=[0, 0]).shape  # doctest: +SKIP
+    TensorShape([16, 28, 28, 1])
+    """
+    if not os.path.isdir(model_dir):
+        raise RestoreError(f"--model_dir={model_dir} is not a directory.")
+    config = training.load_config(model_dir)
+    if checkpoint is not None and config is None:
+        raise RestoreError(
+            f"--model_dir={model_dir} holds no {training.CONFIG_FILE}, which is needed to read "
+            f"--checkpoint={checkpoint}."
+        )
+    checkpoint_dir = os.path.join(model_dir, training.CHECKPOINT_SUBDIR)
+    path = checkpoint or (config and tf.train.latest_checkpoint(checkpoint_dir))
+    if path:
+        return _from_checkpoint(config, path, f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})")
+    keras_file = os.path.join(model_dir, GENERATOR_FILE)
+    if os.path.exists(keras_file):
+        return Restored(keras.saving.load_model(keras_file, compile=False), keras_file)
+    raise RestoreError(
+        f"--model_dir={model_dir} holds no training run (no checkpoint with "
+        f"{training.CONFIG_FILE}, no {GENERATOR_FILE}); pass the --model_dir of a train.py run."
+    )
+
+
+def _from_checkpoint(config, path, source):
+    gan = training.build_gan(config, data_lib.image_shape(config.dataset, config.data_dir))
+    epoch = tf.Variable(0, dtype=tf.int64)
+    # The names GANCheckpoint saves these under.
+    reader = tf.train.Checkpoint(generator=gan.generator, g_optimizer=gan.g_optimizer, epoch=epoch)
+    try:
+        try:
+            reader.restore(path).expect_partial().assert_existing_objects_matched()
+        except AssertionError:
+            # Checkpoints written before gan_keras tracked G's layers by name
+            # hold G's weights only in its optimiser's variable list.
+            legacy = tf.train.Checkpoint(g_optimizer=gan.g_optimizer, epoch=epoch)
+            legacy.restore(path).expect_partial().assert_existing_objects_matched()
+    except (tf.errors.OpError, ValueError, AssertionError) as e:
+        raise RestoreError(f"{source}: cannot restore the generator: {_first_line(e)}") from None
+    return Restored(gan.generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()))
+
+
+def _first_line(error, limit=200):
+    """The first line of an error's message, cut to `limit` characters."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
