@@ -5,7 +5,7 @@
 
 Each benchmark warms up, repeats, and records median/min/max with the hardware
 and settings in its section of results.json: `train` (steps/s through
-GAN.fit), `parzen_protocol` (the full Table 1 protocol, sampling excluded) and
+GAN.fit), `replicas` (one device vs 2 logical CPUs), `parzen_protocol` (the full Table 1 protocol, sampling excluded) and
 `serving` (images/s of the exported SavedModel).
 """
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ("bench_train.py", "bench_parzen.py", "bench_serving.py")
+BENCHMARKS = ("bench_train.py", "bench_replicas.py", "bench_parzen.py", "bench_serving.py")
 
 
 def main():
@@ -29,6 +29,8 @@ def main():
     for case, r in results.get("train", {}).items():
         s = r["steps_per_second"]
         print(f"  train {case:24s} {s['median']:8.2f} steps/s ({s['min']:.2f}-{s['max']:.2f})")
+    for case, s in results.get("replicas", {}).items():
+        print(f"  replicas {case:23s} {s['median']:8.2f} steps/s ({s['min']:.2f}-{s['max']:.2f})")
     if "parzen_protocol" in results:
         s = results["parzen_protocol"]["seconds"]
         print(f"  parzen full protocol           {s['median']:8.2f} s ({s['min']:.2f}-{s['max']:.2f})")

@@ -1,0 +1,70 @@
+"""Steps/s of the paper preset on one device vs MirroredStrategy over 2 logical CPUs.
+
+    python benchmarks/bench_replicas.py
+
+The CPU is split into 2 logical devices (as tests/test_distribute.py does);
+both cases train through build_gan + GAN.fit with the global batch of 100.
+This measures the overhead of the replicated step on one machine's CPU, not a
+speed-up: both logical devices share the same cores.
+"""
+
+import os
+import sys
+import time
+
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from absl import app, flags  # noqa: E402
+import keras  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+from gan_keras import data as data_lib  # noqa: E402
+from gan_keras.training import TrainConfig, build_gan  # noqa: E402
+
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
+flags.DEFINE_integer("repeats", 3, "Timed epochs per case.")
+flags.DEFINE_string("output", os.path.join(os.path.dirname(__file__), "results.json"), "Results file (section 'replicas').")
+FLAGS = flags.FLAGS
+
+
+def steps_per_second(strategy, data, config):
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+    seconds = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+
+    gan.fit(data.dataset(config.seed), epochs=1 + FLAGS.repeats, steps_per_epoch=FLAGS.steps,
+            callbacks=[Timer()], shuffle=False, verbose=0)
+    return harness.summarize([FLAGS.steps / s for s in seconds[1:]])
+
+
+def main(argv):
+    del argv
+    config = TrainConfig()
+    data = data_lib.TrainingData(data_lib.load_images("mnist", "train"), config.batch_size, config.k)
+    results = {
+        "one_device": steps_per_second(tf.distribute.OneDeviceStrategy("/cpu:0"), data, config),
+        "mirrored_2_logical_cpus": steps_per_second(
+            tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), data, config
+        ),
+    }
+    for name, s in results.items():
+        print(f"{name:24s} {s['median']:7.2f} steps/s (min {s['min']:.2f}, max {s['max']:.2f})")
+    harness.write_results(FLAGS.output, "replicas", results)
+
+
+if __name__ == "__main__":
+    app.run(main)
