@@ -48,7 +48,10 @@ TABLE1 = (
     ("Adversarial nets", 225, 2.0),
 )
 # The PyTorch peer of the released configuration (shared/docs/paper-reference.md).
-PEER_CURVE = "10: 72-76, 20: 95-110, 40: 136-140, 60: 148-154, 80: 157-161, 100: 167, 130: 173, 150: 174, 180: 180, 200: 182, 216: 184"
+PEER_CURVE = {
+    10: "72-76", 20: "95-110", 40: "136-140", 60: "148-154", 80: "157-161", 100: "167",
+    130: "173", 150: "174", 180: "180", 200: "182", 216: "184",
+}
 
 
 def checkpoint_paths(model_dir, which):
@@ -132,6 +135,18 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
         f"images), {table1[1] - last['log_likelihood']:.1f} nats below the paper's adversarial "
         f"nets ({table1[1]} +/- {table1[2]:.0f}).",
     ]
+    peer_epoch = min(PEER_CURVE, key=lambda e: abs(e - last["epoch"]))
+    lines.append(
+        f"A PyTorch re-implementation of the same configuration scored {PEER_CURVE[peer_epoch]} "
+        f"at epoch {peer_epoch}."
+    )
+    if len(runs) > 1:
+        first = runs[0]
+        rate = (last["log_likelihood"] - first["log_likelihood"]) / (last["epoch"] - first["epoch"])
+        lines.append(
+            f"From epoch {first['epoch']} to {last['epoch']} the estimate rose by "
+            f"{10 * rate:.1f} nats per 10 epochs."
+        )
     if real:
         lines.append(
             f"The same protocol with 10,000 real training images as the centres gives "
@@ -184,7 +199,9 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
     lines += [
         "",
         "A PyTorch re-implementation of the same configuration on this machine "
-        f"(shared/docs/paper-reference.md) scored, by epoch: {PEER_CURVE}.",
+        "(shared/docs/paper-reference.md) scored, by epoch: "
+        + ", ".join(f"{e}: {v}" for e, v in PEER_CURVE.items())
+        + ".",
         "",
         f"## Samples at epoch {last['epoch']}",
         "",
