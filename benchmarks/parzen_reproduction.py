@@ -150,8 +150,9 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
     if real:
         lines.append(
             f"The same protocol with 10,000 real training images as the centres gives "
-            f"{fmt(real)} nats (sigma = {real['sigma']:.3f}): the ceiling of what a sharp, "
-            f"diverse generator can reach with this estimator."
+            f"{fmt(real)} nats (sigma = {real['sigma']:.3f}): what the data themselves score. "
+            "It is a calibration, not a ceiling: samples that copy or average training "
+            "images can score higher."
         )
     lines += [
         "",
