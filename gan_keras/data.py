@@ -76,14 +76,18 @@ def load_images(name, role="train", data_dir=None):
     >>> load_images("mnist", "test").shape  # doctest: +SKIP
     (10000, 28, 28, 1)
     """
-    images = tfds.load(
-        name,
-        split=split_name(name, role),
-        data_dir=resolve_data_dir(data_dir),
-        batch_size=-1,
-        download=False,
-    )["image"]
-    return np.asarray(images)
+    data_dir = resolve_data_dir(data_dir)
+    try:
+        dataset = tfds.load(name, split=split_name(name, role), data_dir=data_dir, download=False)
+    except AssertionError:  # TFDS's way of saying the data is not prepared there
+        raise ValueError(
+            f"dataset {name!r} is not prepared in {data_dir or '~/tensorflow_datasets'}; "
+            f"prepare it (tfds build {name}, needs internet) or point --data_dir at it."
+        ) from None
+    # Big batches rather than batch_size=-1, which crashes on datasets of
+    # unknown length (as tfds.testing.mock_data makes them).
+    batches = dataset.map(lambda example: example["image"]).batch(10_000)
+    return np.concatenate(list(tfds.as_numpy(batches)))
 
 
 def to_float(images):

@@ -122,6 +122,8 @@ class TrainConfig:
             raise ConfigError(
                 f"--k={self.k} needs --update=alternating; --update=simultaneous uses k=1."
             )
+        if self.data_dir and not os.path.isdir(self.data_dir):
+            raise ConfigError(f"--data_dir={self.data_dir} is not a directory.")
         try:
             data_lib.check_dataset(self.dataset, self.data_dir)
         except ValueError as e:
@@ -297,11 +299,11 @@ def run(config, callbacks=()):
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    data = data_lib.TrainingData(
-        data_lib.load_images(config.dataset, "train", config.data_dir),
-        batch_size=config.batch_size,
-        k=config.k,
-    )
+    try:
+        images = data_lib.load_images(config.dataset, "train", config.data_dir)
+    except ValueError as e:
+        raise ConfigError(f"--dataset: {e}") from None
+    data = data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
     os.makedirs(out_dir, exist_ok=True)
     if chief:

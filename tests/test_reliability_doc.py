@@ -26,7 +26,12 @@ def test_the_table_is_there():
 @pytest.mark.parametrize("command, error", rows(), ids=[c for c, _ in rows()])
 def test_documented_error(command, error, tfds_dir, trained_run, tmp_path):
     model_dir, empty_dir = trained_run["model_dir"], str(tmp_path)
-    substitute = lambda text: text.replace("MODEL_DIR", model_dir).replace("EMPTY_DIR", empty_dir)
+
+    def substitute(text):
+        for name, value in (("MODEL_DIR", model_dir), ("EMPTY_DIR", empty_dir), ("TFDS_DIR", tfds_dir)):
+            text = text.replace(name, value)
+        return text
+
     args = shlex.split(substitute(command))
     if args[0].endswith(".py"):
         args[0] = os.path.join(REPO, args[0])
