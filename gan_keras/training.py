@@ -210,9 +210,8 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500):
             name=name,
         )
 
-    d_updates = updates_per_epoch * (config.k if config.update == "alternating" else 1)
     gan.compile(
-        d_optimizer=optimizer("d_optimizer", d_updates),
+        d_optimizer=optimizer("d_optimizer", updates_per_epoch * config.k),  # k D updates a step
         g_optimizer=optimizer("g_optimizer", updates_per_epoch),
         g_loss=config.g_loss,
         jit_compile=config.jit_compile,
