@@ -25,7 +25,8 @@ import harness  # noqa: E402
 
 from gan_keras import cli, parzen  # noqa: E402
 from gan_keras import data as data_lib  # noqa: E402
-from gan_keras.evaluate import load_protocol_data, restore_generator  # noqa: E402
+from gan_keras.evaluate import load_protocol_data  # noqa: E402
+from gan_keras.restoring import load_generator  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "Training run whose generator gives the centres (optional).")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
@@ -55,12 +56,12 @@ def reference_log_likelihood(centres, data, sigmas, chunk=200):
     return np.concatenate(out, axis=1) - np.log(n) - d * np.log(sigmas[:, :, 0] * np.sqrt(2 * np.pi))
 
 
-def centres(model_dir, data_dir, image_shape):
+def centres(model_dir, data_dir):
     """10,000 centres as flattened float arrays, and a description of them."""
     if model_dir:
-        generator, epoch, source = restore_generator(model_dir, image_shape)
-        samples = parzen.generator_samples(generator, parzen.NUM_SAMPLES)
-        return parzen.as_points(samples), f"generator samples ({source}, epoch {epoch})"
+        restored = load_generator(model_dir)
+        samples = parzen.generator_samples(restored.generator, parzen.NUM_SAMPLES)
+        return parzen.as_points(samples), f"generator samples ({restored.source}, epoch {restored.epoch})"
     train = parzen.as_points(data_lib.load_images("mnist", "train", data_dir)[: parzen.NUM_SAMPLES])
     noisy = train + np.random.default_rng(0).normal(0.0, 0.05, train.shape)
     return np.clip(noisy, 0.0, 1.0), "MNIST train[:10000] + N(0, 0.05) noise, clipped to [0, 1]"
@@ -85,7 +86,7 @@ def main(argv):
     del argv
     info = run_conditions()
     test, valid = load_protocol_data("mnist", FLAGS.data_dir)
-    samples, what = centres(FLAGS.model_dir, FLAGS.data_dir, test.shape[1:])
+    samples, what = centres(FLAGS.model_dir, FLAGS.data_dir)
     print(f"centres: {what}; cpus used: {info['cpus_used']}; load: {info['load_average_at_start']}")
 
     result = protocol(samples, test, valid, batch_size=FLAGS.batch_size)  # warm-up

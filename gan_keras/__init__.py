@@ -19,3 +19,15 @@ from gan_keras.optimizers import (
 )
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "GAN",
+    "Discriminator",
+    "Generator",
+    "LinearMomentum",
+    "Maxout",
+    "PaperLearningRate",
+    "ScheduledMomentumSGD",
+    "output_bias_from_mean",
+    "paper_optimizer",
+]

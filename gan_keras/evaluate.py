@@ -19,18 +19,15 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
 from gan_keras import cli
 from gan_keras import data as data_lib
-from gan_keras import models  # noqa: F401  (registers Generator for load_model)
-from gan_keras import parzen
-from gan_keras.training import CHECKPOINT_SUBDIR, build_gan, load_config
+from gan_keras import parzen, restoring
+from gan_keras.training import load_config
 
 PROGRAM = "evaluate"
 RESULT_FILE = "parzen.json"
-GENERATOR_FILE = "generator.keras"
 
 
 def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALID, num_test=None):
@@ -45,64 +42,9 @@ def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALI
     >>> test.shape, valid.shape  # doctest: +SKIP
     ((10000, 28, 28, 1), (1000, 28, 28, 1))
     """
-    try:
-        test = data_lib.load_images(dataset, "test", data_dir)
-        valid = data_lib.load_images(dataset, "validation", data_dir)
-    except AssertionError:  # how TFDS says that a prepared dataset is missing
-        where = data_lib.resolve_data_dir(data_dir) or "TFDS's default data dir"
-        raise ValueError(
-            f"--data_dir: {dataset} is not prepared in {where}; set --data_dir or $TFDS_DATA_DIR."
-        ) from None
+    test = data_lib.load_images(dataset, "test", data_dir)
+    valid = data_lib.load_images(dataset, "validation", data_dir)
     return test[:num_test], valid[:num_valid]
-
-
-def _check_checkpoint(checkpoint):
-    if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
-        raise ValueError(f"--checkpoint={checkpoint} does not exist (no {checkpoint}.index).")
-
-
-def restore_generator(model_dir, image_shape, checkpoint=None):
-    """The generator of a training run, and where it came from.
-
-    Rebuilds the run's networks from `MODEL_DIR/config.json` and restores the
-    generator's weights from `checkpoint` (default: the newest in
-    `MODEL_DIR/checkpoints`); with no checkpoint at all it loads
-    `MODEL_DIR/generator.keras`. Only the generator's weights (and its optimiser's
-    slots) and the epoch counter are read, so checkpoints whose
-    discriminator or seed state is laid out differently (older code) still
-    evaluate.
-
-    Returns:
-        `(generator, epoch, source)`: `epoch` is the checkpoint's number of
-        finished epochs (None for `generator.keras`), `source` the path read.
-
-    Example:
-
-    >>> generator, epoch, source = restore_generator("runs/mnist", (28, 28, 1))  # doctest: +SKIP
-    """
-    config = load_config(model_dir)
-    if config is None:
-        raise ValueError(f"--model_dir={model_dir} holds no config.json; is it a training run?")
-    _check_checkpoint(checkpoint)
-    path = checkpoint or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_SUBDIR))
-    if path:
-        gan = build_gan(config, image_shape)
-        epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
-        # G's weights are reached through the generator and through its
-        # optimiser's `_trainable_variables` (the only path in checkpoints
-        # written so far: the Keras 3 model itself adds no entries).
-        reader = tf.train.Checkpoint(
-            generator=gan.generator, g_optimizer=gan.g_optimizer, epoch=epoch
-        )
-        reader.restore(path).expect_partial().assert_existing_objects_matched()
-        return gan.generator, int(epoch.numpy()), path
-    path = os.path.join(model_dir, GENERATOR_FILE)
-    if not os.path.exists(path):
-        raise ValueError(
-            f"--model_dir={model_dir} has neither checkpoints in {CHECKPOINT_SUBDIR}/ "
-            f"nor {GENERATOR_FILE}."
-        )
-    return keras.saving.load_model(path), None, path
 
 
 def write_json(path, obj):
@@ -114,46 +56,59 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def evaluate_restored(model_dir, test, valid, checkpoint=None, **kwargs):
-    """Restores a run's generator (`restore_generator`) and runs the protocol on it.
+def evaluate_generator(restored, test, valid, **kwargs):
+    """Runs the protocol on a restored generator (`restoring.load_generator`).
 
     Args:
-        model_dir: the run's directory.
+        restored: a `restoring.Restored`.
         test, valid: the protocol's images (`load_protocol_data`); all of
             `valid` is used to choose sigma.
-        checkpoint: a checkpoint path (default: the newest).
         **kwargs: passed to `parzen.parzen_evaluate` (`num_samples`,
             `sigmas`, `sigma`, `seed`, batch sizes).
 
     Returns:
-        `(result, generator)`: `parzen_evaluate`'s dict plus `model_dir`,
-        `epoch`, `source`, `seconds` (protocol time, sampling included) and
-        `date`; and the restored generator.
+        `parzen_evaluate`'s dict plus `epoch`, `source`, `seconds` (protocol
+        time, sampling included) and `date`.
+
+    Example:
+
+    >>> result = evaluate_generator(load_generator("runs/mnist"), *load_protocol_data())  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    result = parzen.parzen_evaluate(restored.generator, test, valid, num_valid=len(valid), **kwargs)
+    result.update(
+        epoch=restored.epoch,
+        source=restored.source,
+        seconds=round(time.perf_counter() - start, 2),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return result
+
+
+def evaluate_restored(model_dir, test, valid, checkpoint=None, **kwargs):
+    """Restores a run's generator and runs the protocol on it.
+
+    Returns:
+        `(result, generator)`: `evaluate_generator`'s dict plus `model_dir`,
+        and the restored generator.
 
     Example:
 
     >>> result, generator = evaluate_restored("runs/mnist", *load_protocol_data())  # doctest: +SKIP
     """
-    generator, epoch, source = restore_generator(model_dir, test.shape[1:], checkpoint)
-    start = time.perf_counter()
-    result = parzen.parzen_evaluate(generator, test, valid, num_valid=len(valid), **kwargs)
-    result.update(
-        model_dir=os.path.abspath(model_dir),
-        epoch=epoch,
-        source=source,
-        seconds=round(time.perf_counter() - start, 2),
-        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    )
-    return result, generator
+    restored = restoring.load_generator(model_dir, checkpoint)
+    result = evaluate_generator(restored, test, valid, **kwargs)
+    result["model_dir"] = os.path.abspath(model_dir)
+    return result, restored.generator
 
 
 def evaluate_model_dir(
     model_dir, checkpoint=None, data_dir=None, num_valid=parzen.NUM_VALID, num_test=None, **kwargs
 ):
-    """Loads the protocol's data and runs `evaluate_restored` on a training run.
+    """Restores a run's generator, loads the protocol's data, and evaluates.
 
     Args:
-        model_dir: the run's directory (holds `config.json`).
+        model_dir: the run's directory.
         checkpoint: a checkpoint path (default: the newest).
         data_dir: TFDS data dir (default: the run's, then `$TFDS_DATA_DIR`).
         num_valid: validation images that choose sigma.
@@ -161,23 +116,20 @@ def evaluate_model_dir(
         **kwargs: passed to `parzen.parzen_evaluate`.
 
     Returns:
-        `evaluate_restored`'s result dict, plus `dataset`.
+        `evaluate_generator`'s result dict, plus `model_dir` and `dataset`.
 
     Example:
 
     >>> result = evaluate_model_dir("runs/mnist", num_samples=1000)  # doctest: +SKIP
     """
-    if not os.path.isdir(model_dir):
-        raise ValueError(f"--model_dir={model_dir} is not a directory.")
+    restored = restoring.load_generator(model_dir, checkpoint)
     config = load_config(model_dir)
-    if config is None:
-        raise ValueError(f"--model_dir={model_dir} holds no config.json; is it a training run?")
-    _check_checkpoint(checkpoint)
+    dataset = config.dataset if config else "mnist"
     test, valid = load_protocol_data(
-        config.dataset, data_dir or config.data_dir, num_valid, num_test
+        dataset, data_dir or (config.data_dir if config else None), num_valid, num_test
     )
-    result, _ = evaluate_restored(model_dir, test, valid, checkpoint, **kwargs)
-    result["dataset"] = config.dataset
+    result = evaluate_generator(restored, test, valid, **kwargs)
+    result.update(model_dir=os.path.abspath(model_dir), dataset=dataset)
     return result
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gan_keras import data as data_lib
-from gan_keras.evaluate import ParzenCallback, restore_generator
+from gan_keras.evaluate import ParzenCallback
 from gan_keras.parzen import DEFAULT_SIGMAS
 from gan_keras.training import TrainConfig, build_gan
 
@@ -37,24 +37,6 @@ def images(tfds_dir):
         "test": data_lib.load_images("mnist", "test")[:300],
         "valid": data_lib.load_images("mnist", "validation")[:200],
     }
-
-
-def test_restores_the_trained_generator_from_its_checkpoint(trained_run):
-    generator, epoch, source = restore_generator(trained_run["model_dir"], (28, 28, 1))
-    assert epoch == 2 and source.endswith("ckpt-2")
-    want = trained_run["gan"].generator.sample(5, seed=SEED)
-    np.testing.assert_allclose(generator.sample(5, seed=SEED), want, atol=1e-6)
-
-
-def test_falls_back_to_generator_keras_without_checkpoints(trained_run, tmp_path):
-    for name in ("config.json", "generator.keras"):
-        shutil.copy(os.path.join(trained_run["model_dir"], name), tmp_path)
-    generator, epoch, source = restore_generator(str(tmp_path), (28, 28, 1))
-    assert epoch is None and source.endswith("generator.keras")
-    want = trained_run["gan"].generator.sample(5, seed=SEED)
-    np.testing.assert_allclose(generator.sample(5, seed=SEED), want, atol=1e-6)
-    with pytest.raises(ValueError, match="--checkpoint=.*does not exist"):
-        restore_generator(str(tmp_path), (28, 28, 1), checkpoint=str(tmp_path / "ckpt-9"))
 
 
 def test_cli_writes_parzen_json(trained_run, tmp_path):

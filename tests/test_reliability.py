@@ -8,7 +8,6 @@ import textwrap
 import time
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from gan_keras.training import TrainConfig, run
