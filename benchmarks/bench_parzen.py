@@ -9,7 +9,7 @@ among 10 widths on 1,000 validation images, then 10,000 test images scored,
 
 The centres are samples of `--model_dir`'s generator (drawn before timing) or,
 without it, the first 10,000 training images blurred by N(0, 0.05) noise
-(non-integer pixels, like a generator's). Writes `benchmarks/parzen_results.json`.
+(non-integer pixels, like a generator's). Writes its section of `benchmarks/results.json`.
 """
 
 import os
@@ -33,7 +33,7 @@ flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR)."
 flags.DEFINE_integer("repeats", 5, "Timed runs after one warm-up run.")
 flags.DEFINE_integer("batch_size", 500, "Data rows per chunk.")
 flags.DEFINE_string(
-    "output", os.path.join(os.path.dirname(os.path.abspath(__file__)), "parzen_results.json"),
+    "output", os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json"),
     "Where to write the results.",
 )
 flags.register_validator("repeats", lambda v: v >= 1, "--repeats must be >= 1.")
