@@ -18,9 +18,11 @@ setuptools.setup(
         "tensorflow-probability[tf]>=0.25",
         "tensorflow-datasets>=4.9",
         "importlib_resources",
+        # train.py logs to TensorBoard; TF 2.21 no longer installs it.
+        "tensorboard",
         "absl-py",
         "numpy",
     ],
-    extras_require={"test": ["pytest>=8", "tensorboard"]},
+    extras_require={"test": ["pytest>=8"]},
     license="Apache-2.0",
 )
