@@ -27,6 +27,19 @@ def flags_parser(program):
     return parse
 
 
+def first_line(error, limit=200):
+    """The first line of an error's message, cut to `limit` characters.
+
+    Example:
+
+    >>> first_line(ValueError("bad shape\\n  long trace..."))
+    'bad shape'
+    """
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def fail(program, error):
     """Exits with `program: error: <message>` on one line."""
     sys.exit(f"{program}: error: {error}")

@@ -21,7 +21,7 @@ from absl import app, flags
 from gan_keras import data as data_lib
 from gan_keras import images as images_lib
 from gan_keras import restoring, training
-from gan_keras.cli import fail, flags_parser
+from gan_keras.cli import fail, first_line, flags_parser
 
 PROGRAM = "python -m gan_keras.figures"
 FIG2_FILE = "fig2_samples_nn.png"
@@ -114,13 +114,8 @@ def _load_train_images(dataset, data_dir):
     except Exception as e:  # TFDS raises several kinds; report one line.
         raise FiguresError(
             f"cannot load the training images of {dataset!r} "
-            f"(data_dir={data_lib.resolve_data_dir(data_dir)}): {_one_line(e)}"
+            f"(data_dir={data_lib.resolve_data_dir(data_dir)}): {first_line(e)}"
         ) from None
-
-
-def _one_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def write_figures(model_dir, out_dir=None, data_dir=None, dataset=None, seed=0, train_images=None):
@@ -190,7 +185,7 @@ def main(argv):
     try:
         paths = write_figures(f.model_dir, f.out, f.data_dir, f.dataset, f.seed)
     except (FiguresError, restoring.RestoreError, OSError, tf.errors.OpError) as e:
-        fail(PROGRAM, _one_line(e))
+        fail(PROGRAM, first_line(e))
     for path in paths.values():
         print(path)
 

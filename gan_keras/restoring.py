@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from gan_keras import data as data_lib
 from gan_keras import training
+from gan_keras.cli import first_line
 
 GENERATOR_FILE = "generator.keras"
 
@@ -82,12 +83,5 @@ def _from_checkpoint(config, path, source):
             legacy = tf.train.Checkpoint(g_optimizer=gan.g_optimizer, epoch=epoch)
             legacy.restore(path).expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError) as e:
-        raise RestoreError(f"{source}: cannot restore the generator: {_first_line(e)}") from None
+        raise RestoreError(f"{source}: cannot restore the generator: {first_line(e)}") from None
     return Restored(gan.generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()))
-
-
-def _first_line(error, limit=200):
-    """The first line of an error's message, cut to `limit` characters."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
