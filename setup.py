@@ -21,6 +21,8 @@ setuptools.setup(
         # train.py logs to TensorBoard; TF 2.21 no longer installs it.
         "tensorboard",
         "absl-py",
+        # Plots of the toy problems (docs/theory.md, the ring8 scatter).
+        "matplotlib",
         "numpy",
     ],
     extras_require={"test": ["pytest>=8"]},
