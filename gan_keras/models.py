@@ -1,8 +1,10 @@
-"""The generator and discriminator: the paper's MLPs and a small conv pair.
+"""The generator and discriminator: the paper's MLPs, a small conv pair, toy MLPs.
 
 `arch="mlp"` is the paper's MNIST model (from the authors' released
 configuration); `arch="conv"` is a small DCGAN-style pair for 28x28 or 32x32
-images (height and width divisible by 4).
+images (height and width divisible by 4); `arch="points"` is a small ReLU MLP
+pair for points in R^d (the 1-D toy of the paper's Fig. 1, the 2-D ring of
+eight Gaussians), with `image_shape=(d,)` and a linear generator output.
 """
 
 import numpy as np
@@ -12,7 +14,9 @@ from keras import layers
 from gan_keras import noise as noise_lib
 from gan_keras.layers import Maxout
 
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "points")
+# Hidden units of each of the two hidden layers of the `points` MLPs.
+POINTS_HIDDEN = 128
 
 
 def check_arch(arch):
@@ -22,6 +26,10 @@ def check_arch(arch):
 
 
 def _check_image_shape(arch, image_shape):
+    if arch == "points":
+        if len(image_shape) != 1:
+            raise ValueError(f"arch='points' needs image_shape=(d,) for points in R^d; got {image_shape}.")
+        return
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (height, width, channels); got {image_shape}.")
     if arch == "conv" and (image_shape[0] % 4 or image_shape[1] % 4):
@@ -76,7 +84,8 @@ class Generator(keras.Model):
     Args:
         latent_dim: dimension of z (paper: 100).
         image_shape: `(height, width, channels)` of the images produced.
-        arch: `"mlp"` (paper: 1200 ReLU -> 1200 ReLU -> sigmoid) or `"conv"`.
+        arch: `"mlp"` (paper: 1200 ReLU -> 1200 ReLU -> sigmoid), `"conv"`,
+            or `"points"` (128 ReLU -> 128 ReLU -> linear, for points in R^d).
         noise: the prior p_z, `"uniform"` on [-sqrt 3, sqrt 3] (paper) or
             `"gaussian"`; used by `sample`.
         output_bias: optional initial bias of the sigmoid output layer (flat
@@ -124,6 +133,12 @@ class Generator(keras.Model):
                     bias_initializer=bias_init,
                 ),
                 layers.Reshape(image_shape),
+            ]
+        elif arch == "points":
+            stack = [
+                layers.Dense(POINTS_HIDDEN, activation="relu"),
+                layers.Dense(POINTS_HIDDEN, activation="relu"),
+                layers.Dense(image_shape[0], bias_initializer=bias_init),
             ]
         else:
             h, w, c = image_shape
@@ -179,7 +194,8 @@ class Discriminator(keras.Model):
 
     Args:
         image_shape: `(height, width, channels)` of the input images.
-        arch: `"mlp"` (paper: maxout 240x5 -> maxout 240x5 -> 1) or `"conv"`.
+        arch: `"mlp"` (paper: maxout 240x5 -> maxout 240x5 -> 1), `"conv"`,
+            or `"points"` (128 ReLU -> 128 ReLU -> 1, no dropout).
         seed: optional int seed of the dropout masks (for reproducible runs).
         dropout: whether to use dropout (the paper's D does).
 
@@ -214,6 +230,12 @@ class Discriminator(keras.Model):
                 Maxout(240, 5, kernel_initializer=init),
                 layers.Dropout(0.5, seed=seeds[2]),
                 layers.Dense(1, kernel_initializer=init),
+            ]
+        elif arch == "points":
+            stack = [
+                layers.Dense(POINTS_HIDDEN, activation="relu"),
+                layers.Dense(POINTS_HIDDEN, activation="relu"),
+                layers.Dense(1),
             ]
         else:
             stack = [

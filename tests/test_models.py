@@ -39,6 +39,16 @@ def test_discriminator_returns_one_logit_per_image(arch, shape):
     assert d(np.zeros((3, *shape), np.float32)).shape == (3, 1)
 
 
+def test_points_arch_maps_noise_to_points_in_r_d():
+    g = Generator(latent_dim=8, image_shape=(2,), arch="points")
+    points = np.asarray(g.sample(5, seed=[1, 2]))
+    assert points.shape == (5, 2)
+    assert (points < 0).any()  # a linear output, not an image in [0, 1]
+    assert Discriminator(image_shape=(2,), arch="points")(points).shape == (5, 1)
+    with pytest.raises(ValueError, match=r"arch='points' needs image_shape=\(d,\)"):
+        Generator(image_shape=(28, 28, 1), arch="points")
+
+
 def test_paper_mlp_sizes_and_init():
     g, d = Generator(), Discriminator()
     g.build(), d.build()
@@ -69,7 +79,7 @@ def test_output_bias_starts_at_the_logit_of_the_pixel_means():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="arch must be one of mlp, conv"):
+    with pytest.raises(ValueError, match="arch must be one of mlp, conv, points"):
         Generator(arch="rnn")
     with pytest.raises(ValueError, match="noise must be one of uniform, gaussian"):
         Generator(noise="laplace")
