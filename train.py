@@ -20,10 +20,14 @@ from gan_keras.training import ConfigError, TrainConfig, run
 
 _D = TrainConfig()
 
-flags.DEFINE_string("dataset", _D.dataset, "TFDS image dataset name, e.g. mnist, cifar10.")
+flags.DEFINE_string(
+    "dataset", _D.dataset, "TFDS image dataset name, e.g. mnist, cifar10; or ring8 (2-D toy, --arch=points)."
+)
 flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: $TFDS_DATA_DIR, then TFDS's).")
 flags.DEFINE_string("model_dir", _D.model_dir, "Where checkpoints, logs and the generator go.")
-flags.DEFINE_enum("arch", _D.arch, ["mlp", "conv"], "mlp: the paper's MLPs; conv: small conv nets.")
+flags.DEFINE_enum(
+    "arch", _D.arch, ["mlp", "conv", "points"], "mlp: the paper's MLPs; conv: small conv nets; points: for ring8."
+)
 flags.DEFINE_integer("latent_dim", _D.latent_dim, "Dimension of the noise z.")
 flags.DEFINE_enum("noise", _D.noise, ["uniform", "gaussian"], "p_z: U[-sqrt3, sqrt3] (paper) or N(0, 1).")
 flags.DEFINE_integer(

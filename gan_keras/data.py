@@ -1,4 +1,4 @@
-"""Image datasets from TFDS, held in memory, in an order fixed by the seed.
+"""Image datasets from TFDS (and the `ring8` toy), in memory, in an order fixed by the seed.
 
 The order of training batches is a pure function of `(seed, step)`: the
 permutation of epoch `e` is drawn from the stateless seed `[seed, e]`. A run
@@ -6,7 +6,8 @@ resumed at global step `s` therefore sees exactly the batches an unbroken run
 would have seen from step `s` on, with no input-pipeline state to checkpoint.
 
 Datasets are loaded into memory as uint8 (MNIST: 39 MB; CIFAR-10: 150 MB) and
-converted to float32 in [0, 1] a batch at a time.
+converted to float32 in [0, 1] a batch at a time. `ring8` (`gan_keras.ring`)
+is not from TFDS: its points in R^2 are float32 drawn from fixed seeds.
 """
 
 import dataclasses
@@ -16,12 +17,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from gan_keras import ring
+
 # MNIST's training split is cut as in the authors' code: the first 50,000
 # images train, the last 10,000 are the validation set of the Parzen protocol.
 _SPLITS = {
     "mnist": {"train": "train[:50000]", "validation": "train[50000:]", "test": "test"},
 }
 _DEFAULT_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+# Datasets made here rather than read from TFDS: name -> module with
+# `load_split(role)`.
+_SYNTHETIC = {ring.NAME: ring}
 
 
 def split_name(dataset, role):
@@ -43,8 +49,11 @@ def resolve_data_dir(data_dir=None):
 def check_dataset(name, data_dir=None):
     """Raises `ValueError` unless `name` is a TFDS dataset with an `image` feature.
 
-    Only the metadata is read; nothing is downloaded.
+    Only the metadata is read; nothing is downloaded. The synthetic `ring8`
+    is accepted too.
     """
+    if name in _SYNTHETIC:
+        return
     try:
         builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
     except tfds.core.registered.DatasetNotFoundError:
@@ -63,7 +72,11 @@ def image_shape(name, data_dir=None):
 
     >>> image_shape("mnist")  # doctest: +SKIP
     (28, 28, 1)
+    >>> image_shape("ring8")
+    (2,)
     """
+    if name in _SYNTHETIC:
+        return tuple(_SYNTHETIC[name].load_split("validation").shape[1:])
     builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
     return tuple(int(d) for d in builder.info.features["image"].shape)
 
@@ -75,7 +88,11 @@ def load_images(name, role="train", data_dir=None):
 
     >>> load_images("mnist", "test").shape  # doctest: +SKIP
     (10000, 28, 28, 1)
+
+    For `ring8`, float32 points `[n, 2]` instead.
     """
+    if name in _SYNTHETIC:
+        return _SYNTHETIC[name].load_split(role)
     data_dir = resolve_data_dir(data_dir)
     try:
         dataset = tfds.load(name, split=split_name(name, role), data_dir=data_dir, download=False)
@@ -91,8 +108,10 @@ def load_images(name, role="train", data_dir=None):
 
 
 def to_float(images):
-    """uint8 images to float32 in [0, 1]."""
-    return tf.cast(images, tf.float32) / 255.0
+    """uint8 images to float32 in [0, 1]; float data (points) just to float32."""
+    if tf.as_dtype(images.dtype) == tf.uint8:
+        return tf.cast(images, tf.float32) / 255.0
+    return tf.cast(images, tf.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +140,9 @@ class TrainingData:
         return tuple(self.images.shape[1:])
 
     def pixel_mean(self):
-        """The per-pixel mean image in [0, 1] (for the generator's output bias)."""
+        """The per-pixel mean image in [0, 1] (for the generator's output bias); None for points."""
+        if self.images.dtype != np.uint8:
+            return None
         return self.images.mean(axis=0, dtype=np.float64) / 255.0
 
     def dataset(self, seed, initial_step=0):

@@ -1,4 +1,4 @@
-"""Sample grids as PNG files."""
+"""Pictures of samples (grids of images, scatter plots of points) as PNG files."""
 
 import os
 
@@ -36,6 +36,25 @@ def sample_grid(generator, rows, cols, seed):
     """
     samples = generator.sample(rows * cols, seed=tf.constant(seed, tf.int32))
     return image_grid(np.asarray(samples), rows, cols)
+
+
+def sample_picture(generator, seed, rows=10, cols=10, num_points=1000):
+    """A uint8 picture of G's samples from a fixed `[2]` int seed.
+
+    For images, the `rows x cols` grid of `sample_grid`; for points in R^2
+    (`arch="points"`, e.g. `ring8`), a scatter plot of `num_points` samples.
+
+    Example:
+
+    >>> sample_picture(Generator(), seed=(0, 0)).shape  # doctest: +SKIP
+    (291, 291, 1)
+    """
+    if len(generator.image_shape) == 1:
+        from gan_keras import ring  # matplotlib, only for point data
+
+        samples = generator.sample(num_points, seed=tf.constant(seed, tf.int32))
+        return ring.scatter_image(np.asarray(samples))
+    return sample_grid(generator, rows, cols, seed)
 
 
 def write_png(path, image):

@@ -179,6 +179,8 @@ def optimizer_scalars(optimizer):
 class FixedNoiseSamples(_StepSummaryCallback):
     """The image `samples/fixed_noise`: G on the same z at every epoch end.
 
+    A grid of images, or a scatter plot for point data (`ring8`).
+
     z is drawn from the fixed `seed` (stateless), so successive images show
     the same samples evolving. A new run (global step 0) also logs the
     untrained generator.
@@ -201,7 +203,7 @@ class FixedNoiseSamples(_StepSummaryCallback):
         super().on_epoch_end(epoch, logs)
 
     def _write(self):
-        grid = images_lib.sample_grid(self.model.generator, self.rows, self.cols, self.seed)
+        grid = images_lib.sample_picture(self.model.generator, self.seed, self.rows, self.cols)
         with self.writer.as_default(step=global_step(self.model)):
             tf.summary.image(SAMPLES_TAG, grid[None])
 

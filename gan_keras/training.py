@@ -15,6 +15,7 @@ import tensorflow as tf
 from gan_keras import data as data_lib
 from gan_keras import distribute
 from gan_keras import images as images_lib
+from gan_keras import ring
 from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint
 from gan_keras.divergence import DivergenceError, StopOnDivergence
 from gan_keras.gan import GAN, UPDATES
@@ -111,6 +112,10 @@ class TrainConfig:
             raise ConfigError(
                 f"--parzen_every_epochs must be >= 0 (0: off); got {self.parzen_every_epochs}."
             )
+        if self.parzen_every_epochs and self.dataset == ring.NAME:
+            raise ConfigError(
+                f"--parzen_every_epochs is for image datasets; {ring.NAME} logs modes_covered instead (use 0)."
+            )
         if self.learning_rate <= 0 or self.min_learning_rate < 0:
             raise ConfigError("--learning_rate must be > 0 and --min_learning_rate >= 0.")
         if self.lr_decay < 1:
@@ -128,6 +133,11 @@ class TrainConfig:
             data_lib.check_dataset(self.dataset, self.data_dir)
         except ValueError as e:
             raise ConfigError(f"--dataset: {e}") from None
+        if (self.dataset == ring.NAME) != (self.arch == "points"):
+            raise ConfigError(
+                f"--dataset={self.dataset} with --arch={self.arch}: --arch=points is for the "
+                f"point dataset {ring.NAME}, which needs it; images take --arch=mlp or conv."
+            )
 
     def architecture(self):
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
@@ -229,15 +239,15 @@ def save_generator(generator, path):
 
 
 def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
-    """Writes a `rows x cols` PNG grid of samples drawn with a fixed seed."""
-    images_lib.write_png(path, images_lib.sample_grid(generator, rows, cols, seed))
+    """Writes a `rows x cols` PNG grid of samples (a scatter plot for points) drawn with a fixed seed."""
+    images_lib.write_png(path, images_lib.sample_picture(generator, seed, rows, cols))
 
 
 def training_callbacks(config, checkpoint, log_dir):
-    """The divergence guard, checkpoints every epoch, Parzen if enabled, TensorBoard.
+    """The divergence guard, checkpoints every epoch, Parzen if enabled, ring8's mode metrics, TensorBoard.
 
-    The Parzen callback adds its key to the epoch logs, so it comes before the
-    TensorBoard callbacks that write them.
+    The Parzen and ring8 callbacks add keys to the epoch logs, so they come
+    before the TensorBoard callbacks that write them.
     """
     # Imported here: gan_keras.evaluate restores models with this module.
     from gan_keras.evaluate import ParzenCallback, load_protocol_data
@@ -255,6 +265,9 @@ def training_callbacks(config, checkpoint, log_dir):
                 num_samples=config.parzen_samples,
             )
         )
+    if config.dataset == ring.NAME:
+        out_dir = os.path.join(os.path.dirname(log_dir), ring.SNAPSHOT_SUBDIR)
+        callbacks.append(ring.RingCallback(out_dir))
     callbacks += monitoring_callbacks(
         log_dir,
         dataclasses.asdict(config),
