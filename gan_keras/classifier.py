@@ -145,7 +145,7 @@ def train_classifier(
         .batch(int(batch_size))
         .prefetch(tf.data.AUTOTUNE)
     )
-    model.fit(dataset, epochs=int(epochs), verbose=verbose)
+    model.fit(dataset, epochs=int(epochs), shuffle=False, verbose=verbose)
     return model
 
 
