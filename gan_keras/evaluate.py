@@ -7,9 +7,14 @@ Command line:
 restores the generator of a training run (its newest checkpoint, or
 `--checkpoint`, or `MODEL_DIR/generator.keras` when there is no checkpoint),
 runs the protocol of `gan_keras.parzen.parzen_evaluate`, prints the Table 1
-line and writes `MODEL_DIR/parzen.json`.
+line and writes `MODEL_DIR/parzen.json`. For 28x28x1 images it also scores the
+same 10,000 samples with the MNIST classifier of `gan_keras.classifier`
+(`gan_keras.classifier_metrics`: MNIST score, Frechet distance to the test
+images, class coverage), stored under `classifier_metrics` in the JSON;
+`--noclassifier_metrics` skips them.
 
-During training, `ParzenCallback` adds the estimate to the epoch logs.
+During training, `ParzenCallback` and `ClassifierMetricsCallback` add their
+estimates to the epoch logs.
 """
 
 import datetime
@@ -21,6 +26,8 @@ import keras
 import numpy as np
 from absl import app, flags
 
+from gan_keras import classifier as classifier_lib
+from gan_keras import classifier_metrics as metrics_lib
 from gan_keras import cli
 from gan_keras import data as data_lib
 from gan_keras import parzen, restoring
@@ -56,32 +63,81 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def evaluate_generator(restored, test, valid, **kwargs):
+def classifier_metrics_skip_reason(image_shape, dataset=None):
+    """Why the classifier metrics cannot be computed for `image_shape` images, or None.
+
+    Example:
+
+    >>> classifier_metrics_skip_reason((32, 32, 3), "cifar10")
+    'classifier metrics skipped: the MNIST classifier needs 28x28x1 images; cifar10 has 32x32x3.'
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    if image_shape == classifier_lib.IMAGE_SHAPE:
+        return None
+    return (
+        "classifier metrics skipped: the MNIST classifier needs 28x28x1 images; "
+        f"{dataset or 'the data'} has {'x'.join(str(d) for d in image_shape)}."
+    )
+
+
+def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=None, **kwargs):
     """Runs the protocol on a restored generator (`restoring.load_generator`).
+
+    The generator's samples (`num_samples`, drawn with `seed`) are drawn once
+    and serve as the Parzen centres and, for 28x28x1 images, as the images
+    the classifier metrics judge, with `test` as the Frechet distance's
+    reference.
 
     Args:
         restored: a `restoring.Restored`.
         test, valid: the protocol's images (`load_protocol_data`); all of
             `valid` is used to choose sigma.
+        classifier_metrics: None (default): computed for 28x28x1 images,
+            skipped with a note otherwise; True: required (a `ValueError`
+            for other shapes); False: skipped.
+        dataset: the dataset's name, for the note when they are skipped.
         **kwargs: passed to `parzen.parzen_evaluate` (`num_samples`,
             `sigmas`, `sigma`, `seed`, batch sizes).
 
     Returns:
-        `parzen_evaluate`'s dict plus `epoch`, `source`, `seconds` (protocol
-        time, sampling included) and `date`.
+        `parzen_evaluate`'s dict plus `epoch`, `source`, `seconds` (Parzen
+        protocol time, sampling included), `date`, and either
+        `classifier_metrics` (`classifier_metrics.classifier_metrics`' dict
+        plus its `seconds`) or `classifier_metrics_skipped` (the reason).
 
     Example:
 
     >>> result = evaluate_generator(load_generator("runs/mnist"), *load_protocol_data())  # doctest: +SKIP
+    >>> result["classifier_metrics"]["mnist_score"]  # doctest: +SKIP
+    9.1...
     """
+    if classifier_metrics not in (None, True, False):
+        raise ValueError(f"classifier_metrics must be None (auto), True or False; got {classifier_metrics!r}.")
+    num_samples = kwargs.pop("num_samples", parzen.NUM_SAMPLES)
+    seed = kwargs.pop("seed", parzen.SAMPLE_SEED)
     start = time.perf_counter()
-    result = parzen.parzen_evaluate(restored.generator, test, valid, num_valid=len(valid), **kwargs)
+    samples = parzen.generator_samples(restored.generator, num_samples, seed)
+    result = parzen.parzen_evaluate(
+        samples, test, valid, num_samples=num_samples, seed=seed, num_valid=len(valid), **kwargs
+    )
     result.update(
         epoch=restored.epoch,
         source=restored.source,
         seconds=round(time.perf_counter() - start, 2),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
+    skip = classifier_metrics_skip_reason(samples.shape[1:], dataset)
+    if classifier_metrics is False:
+        result["classifier_metrics_skipped"] = "classifier metrics skipped: turned off."
+    elif skip and classifier_metrics:
+        raise ValueError(skip.replace("classifier metrics skipped", "--classifier_metrics"))
+    elif skip:
+        result["classifier_metrics_skipped"] = skip
+    else:
+        start = time.perf_counter()
+        metrics = metrics_lib.classifier_metrics(samples, test)
+        metrics["seconds"] = round(time.perf_counter() - start, 2)
+        result["classifier_metrics"] = metrics
     return result
 
 
@@ -112,8 +168,10 @@ def evaluate_model_dir(
         checkpoint: a checkpoint path (default: the newest).
         data_dir: TFDS data dir (default: the run's, then `$TFDS_DATA_DIR`).
         num_valid: validation images that choose sigma.
-        num_test: test images scored (default: all).
-        **kwargs: passed to `parzen.parzen_evaluate`.
+        num_test: test images scored (default: all); they are also the
+            reference of the Frechet distance.
+        **kwargs: passed to `evaluate_generator` (`classifier_metrics`) and
+            `parzen.parzen_evaluate`.
 
     Returns:
         `evaluate_generator`'s result dict, plus `model_dir` and `dataset`.
@@ -128,7 +186,7 @@ def evaluate_model_dir(
     test, valid = load_protocol_data(
         dataset, data_dir or (config.data_dir if config else None), num_valid, num_test
     )
-    result = evaluate_generator(restored, test, valid, **kwargs)
+    result = evaluate_generator(restored, test, valid, dataset=dataset, **kwargs)
     result.update(model_dir=os.path.abspath(model_dir), dataset=dataset)
     return result
 
@@ -208,6 +266,88 @@ class ParzenCallback(keras.callbacks.Callback):
         logs[self.key] = result["log_likelihood"]
 
 
+class ClassifierMetricsCallback(keras.callbacks.Callback):
+    """Adds the classifier metrics to the epoch logs every `every_epochs` epochs.
+
+    The keys are `mnist_score`, `frechet_distance` (to `reference_images`)
+    and `classes_covered` (see `gan_keras.classifier_metrics`); Keras'
+    TensorBoard and CSVLogger pick them up (TensorBoard as `epoch_mnist_score`,
+    ...) if this callback comes before them in the list. With the defaults
+    (10,000 samples drawn with `parzen.SAMPLE_SEED`, the 10,000 test images
+    as reference) the numbers are those `python -m gan_keras.evaluate`
+    reports for the same generator. As `ParzenCallback`, it also runs after
+    the first epoch of each `fit` (for CSVLogger's columns). If the samples
+    are not finite (a diverged generator) the values are NaN.
+
+    Args:
+        generator: the `Generator` to evaluate (28x28x1 images), or None for
+            `model.generator` of the model being trained (a `GAN`).
+        reference_images: real images for the Frechet distance, uint8 or
+            float in [0, 1], `[n, 28, 28, 1]` (their features are computed
+            once, here).
+        every_epochs: evaluate when `(epoch + 1) % every_epochs == 0`.
+        num_samples: generator samples judged.
+        seed: `[2]` stateless seed of the samples' noise.
+        threshold: fraction of the samples a digit needs to be covered.
+        classifier: default: the shipped `classifier.load_classifier()`.
+
+    Example:
+
+    >>> test = data.load_images("mnist", "test")  # doctest: +SKIP
+    >>> callback = ClassifierMetricsCallback(None, test, every_epochs=10)  # doctest: +SKIP
+    >>> gan.fit(data, epochs=100, callbacks=[callback, keras.callbacks.TensorBoard("logs")])  # doctest: +SKIP
+    """
+
+    KEYS = ("mnist_score", "frechet_distance", "classes_covered")
+
+    def __init__(
+        self,
+        generator,
+        reference_images,
+        every_epochs=1,
+        num_samples=parzen.NUM_SAMPLES,
+        seed=parzen.SAMPLE_SEED,
+        threshold=metrics_lib.DEFAULT_THRESHOLD,
+        classifier=None,
+    ):
+        super().__init__()
+        if int(every_epochs) < 1:
+            raise ValueError(f"every_epochs must be >= 1; got {every_epochs}.")
+        if int(num_samples) < 2:
+            raise ValueError(f"num_samples must be >= 2 (a covariance is estimated); got {num_samples}.")
+        if not 0 < float(threshold) <= 1:
+            raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
+        self.generator = generator
+        self.classifier = classifier if classifier is not None else classifier_lib.load_classifier()
+        _, self.reference_features = metrics_lib.classifier_outputs(
+            reference_images, self.classifier, name="reference_images"
+        )
+        if len(self.reference_features) < 2:
+            raise ValueError("reference_images must hold at least 2 images (a covariance is estimated).")
+        self.every_epochs = int(every_epochs)
+        self.num_samples = int(num_samples)
+        self.seed = seed
+        self.threshold = float(threshold)
+        self._first_epoch = True
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        due = self._first_epoch or (epoch + 1) % self.every_epochs == 0
+        self._first_epoch = False
+        if not due or logs is None:
+            return
+        generator = self.generator if self.generator is not None else self.model.generator
+        samples = parzen.generator_samples(generator, self.num_samples, self.seed)
+        if not np.all(np.isfinite(samples)):
+            logs.update({key: float("nan") for key in self.KEYS})
+            return
+        probs, features = metrics_lib.classifier_outputs(samples, self.classifier, name="generator samples")
+        result = metrics_lib.metrics_from_outputs(probs, features, self.reference_features, self.threshold)
+        logs.update({key: result[key] for key in self.KEYS})
+
+
 # ---------------------------------------------------------------- the CLI
 
 def define_flags():
@@ -228,6 +368,12 @@ def define_flags():
     flags.DEFINE_list("seed", [str(s) for s in parzen.SAMPLE_SEED], "Two ints: the noise seed of the samples.")
     flags.DEFINE_integer("batch_size", 500, "Test images per chunk (memory ~ 2 x batch x samples floats).")
     flags.DEFINE_string("output", None, f"Where to write the result (default: MODEL_DIR/{RESULT_FILE}).")
+    flags.DEFINE_bool(
+        "classifier_metrics",
+        True,
+        "Also score the samples with the MNIST classifier (MNIST score, Frechet distance to the "
+        "test images, classes covered); 28x28x1 data only, skipped with a note for other shapes.",
+    )
 
     flags.mark_flag_as_required("model_dir")
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
@@ -254,6 +400,13 @@ def _all_positive_floats(values):
         return False
 
 
+def _classifier_metrics_setting():
+    """False if turned off; True if asked for (an error for other shapes); None by default (a note)."""
+    if not FLAGS.classifier_metrics:
+        return False
+    return True if FLAGS["classifier_metrics"].present else None
+
+
 def main(argv):
     del argv
     try:
@@ -268,12 +421,17 @@ def main(argv):
             sigma=FLAGS.sigma,
             seed=[int(s) for s in FLAGS.seed],
             batch_size=FLAGS.batch_size,
+            classifier_metrics=_classifier_metrics_setting(),
         )
     except ValueError as e:
         cli.fail(PROGRAM, e)
     output = FLAGS.output or os.path.join(FLAGS.model_dir, RESULT_FILE)
     write_json(output, result)
     print(parzen.table1_line(result))
+    if "classifier_metrics" in result:
+        print(metrics_lib.result_line(result["classifier_metrics"]))
+    elif FLAGS.classifier_metrics:
+        print(result["classifier_metrics_skipped"])
     print(f"Wrote {output}.")
 
 

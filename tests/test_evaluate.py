@@ -58,6 +58,15 @@ def test_cli_writes_parzen_json(trained_run, tmp_path):
     assert -3000 < saved["log_likelihood"] < 225
     assert 0 < saved["standard_error"] < 50
     assert not [f for f in os.listdir(model_dir) if f.endswith(".tmp")]
+    # The same 200 samples, judged by the MNIST classifier against the 300 test images.
+    metrics = saved["classifier_metrics"]
+    assert (metrics["num_samples"], metrics["num_reference"]) == (200, 300)
+    assert 1 <= metrics["mnist_score"] <= 10
+    assert metrics["frechet_distance"] > 0
+    assert 0 <= metrics["classes_covered"] <= 10 and len(metrics["class_histogram"]) == 10
+    assert sum(metrics["class_histogram"]) == pytest.approx(1.0)
+    line = [l for l in result.stdout.splitlines() if l.startswith("MNIST score:")]
+    assert len(line) == 1 and "200 samples" in line[0] and "300 reference images" in line[0]
 
 
 @pytest.mark.parametrize(
