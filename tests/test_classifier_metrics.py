@@ -172,6 +172,8 @@ def test_evaluate_generator_skips_other_shapes_with_a_note():
     assert np.isfinite(result["log_likelihood"])
     with pytest.raises(ValueError, match="^--classifier_metrics: the MNIST classifier needs 28x28x1"):
         evaluate_generator(restored, images, images, classifier_metrics=True, **kwargs)
+    off = evaluate_generator(restored, images, images, classifier_metrics=False, **kwargs)
+    assert off["classifier_metrics_skipped"] == "classifier metrics skipped: turned off."
 
 
 def test_train_classifier_learns_on_a_small_subset(tfds_dir, test_split):
