@@ -30,6 +30,11 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_integer("latent_dim", _D.latent_dim, "Dimension of the noise z.")
 flags.DEFINE_enum("noise", _D.noise, ["uniform", "gaussian"], "p_z: U[-sqrt3, sqrt3] (paper) or N(0, 1).")
+flags.DEFINE_boolean(
+    "conditional",
+    _D.conditional,
+    "Conditional GAN p(x|c) (paper, Sec. 7): G and D get the class label (one-hot); labelled datasets only.",
+)
 flags.DEFINE_integer(
     "batch_size", _D.batch_size, "Minibatch size m of each D and G step, global: split across replicas."
 )
@@ -71,6 +76,14 @@ flags.DEFINE_integer(
     "Log the Parzen estimate every N epochs (0: off), as parzen_ll_<M>samples.",
 )
 flags.DEFINE_integer("parzen_samples", _D.parzen_samples, "Generator samples for --parzen_every_epochs.")
+flags.DEFINE_integer(
+    "classifier_metrics_every_epochs",
+    _D.classifier_metrics_every_epochs,
+    "Log the MNIST score, Frechet distance and classes covered every N epochs (0: off; 28x28x1 data).",
+)
+flags.DEFINE_integer(
+    "classifier_metrics_samples", _D.classifier_metrics_samples, "Generator samples for those metrics."
+)
 flags.DEFINE_enum("verbose", _D.verbose, ["auto", "0", "1", "2"], "Keras progress output.")
 
 FLAGS = flags.FLAGS

@@ -81,6 +81,26 @@ def image_shape(name, data_dir=None):
     return tuple(int(d) for d in builder.info.features["image"].shape)
 
 
+def num_classes(name, data_dir=None):
+    """The number of classes of a dataset's `label` feature, from its metadata.
+
+    Raises `ValueError` if it has no class labels. (`ring8`'s labels are
+    the modes: 8 classes.)
+
+    Example:
+
+    >>> num_classes("mnist")  # doctest: +SKIP
+    10
+    """
+    if name in _SYNTHETIC:
+        return _SYNTHETIC[name].NUM_CLASSES
+    features = tfds.builder(name, data_dir=resolve_data_dir(data_dir)).info.features
+    label = features["label"] if "label" in features else None
+    if not isinstance(label, tfds.features.ClassLabel):
+        raise ValueError(f"dataset {name!r} has no class labels (a 'label' ClassLabel feature).")
+    return int(label.num_classes)
+
+
 def load_images(name, role="train", data_dir=None):
     """All images of a split as a uint8 NumPy array `[n, height, width, channels]`.
 
@@ -93,6 +113,26 @@ def load_images(name, role="train", data_dir=None):
     """
     if name in _SYNTHETIC:
         return _SYNTHETIC[name].load_split(role)
+    return _load_features(name, role, data_dir, ("image",))[0]
+
+
+def load_labelled_images(name, role="train", data_dir=None):
+    """`(images, labels)` of a split: uint8 `[n, height, width, channels]` and int64 `[n]`.
+
+    Example:
+
+    >>> images, labels = load_labelled_images("mnist", "test")  # doctest: +SKIP
+    >>> labels[:3]  # doctest: +SKIP
+    array([2, 0, 4])
+    """
+    num_classes(name, data_dir)  # a clear error if there are no labels
+    if name in _SYNTHETIC:
+        return _SYNTHETIC[name].load_split(role, with_labels=True)
+    return _load_features(name, role, data_dir, ("image", "label"))
+
+
+def _load_features(name, role, data_dir, keys):
+    """The NumPy arrays of the features `keys` of a TFDS split, in one pass."""
     data_dir = resolve_data_dir(data_dir)
     try:
         dataset = tfds.load(name, split=split_name(name, role), data_dir=data_dir, download=False)
@@ -103,8 +143,8 @@ def load_images(name, role="train", data_dir=None):
         ) from None
     # Big batches rather than batch_size=-1, which crashes on datasets of
     # unknown length (as tfds.testing.mock_data makes them).
-    batches = dataset.map(lambda example: example["image"]).batch(10_000)
-    return np.concatenate(list(tfds.as_numpy(batches)))
+    batches = list(tfds.as_numpy(dataset.map(lambda ex: tuple(ex[key] for key in keys)).batch(10_000)))
+    return tuple(np.concatenate([batch[i] for batch in batches]) for i in range(len(keys)))
 
 
 def to_float(images):
@@ -123,12 +163,14 @@ class TrainingData:
     `element[:, i]`. The batch axis comes first so that `tf.distribute`
     splits every minibatch across replicas, and N replicas see the same
     minibatches as one device. Incomplete batches at the end of an epoch are
-    dropped.
+    dropped. With `labels` (for a conditional GAN), elements are
+    `(images, labels)` with int32 labels `[batch_size, k]`.
     """
 
     images: np.ndarray
     batch_size: int
     k: int = 1
+    labels: np.ndarray = None
 
     @property
     def steps_per_epoch(self):
@@ -173,13 +215,19 @@ class TrainingData:
 
         # Under multi-worker training, every worker takes its slice of each
         # global batch (the data is in memory: there are no files to shard).
+        labels = None if self.labels is None else tf.constant(self.labels, tf.int32)
+
+        def element(idx):
+            batch = to_float(tf.gather(images, idx))
+            return batch if labels is None else (batch, tf.gather(labels, idx))
+
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return (
             tf.data.Dataset.range(first_epoch, tf.int64.max)
             .flat_map(epoch_batches)
             .skip(offset)
-            .map(lambda idx: to_float(tf.gather(images, idx)), num_parallel_calls=tf.data.AUTOTUNE)
+            .map(element, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE)
             .with_options(options)
         )

@@ -95,6 +95,9 @@ def samples_with_neighbours(generator, train_images, rows=8, cols=6, seed=(0, 1)
 def interpolation_grid(generator, rows=6, cols=10, seed=(0, 2)):
     """Fig. 3: each row is G along the straight line between two random z's.
 
+    A conditional generator keeps one class per row (row `r`: class
+    `r % num_classes`).
+
     Example:
 
     >>> interpolation_grid(gan.generator, rows=6, cols=10).shape  # doctest: +SKIP
@@ -104,6 +107,8 @@ def interpolation_grid(generator, rows=6, cols=10, seed=(0, 2)):
     start, end = ends[:rows, None, :], ends[rows:, None, :]
     t = tf.linspace(0.0, 1.0, cols)[None, :, None]
     z = tf.reshape(start + t * (end - start), [rows * cols, -1])
+    if generator.num_classes:
+        z = (z, tf.repeat(tf.range(rows) % generator.num_classes, cols))
     images = generator(z, training=False)
     return images_lib.image_grid(np.asarray(images), rows, cols)
 

@@ -34,6 +34,12 @@ class GAN(keras.Model):
       generator step on fresh noise. With the paper's hyperparameters it is
       prone to mode collapse on MNIST (see README).
 
+    Conditional GAN (paper, Section 7): when G and D have `num_classes >= 2`,
+    elements are `(images, labels)` with labels `[m, k]`, and G and D see the
+    class: G(z, c) with the labels of the real minibatch (so the classes of the
+    samples follow the data's), D(x, c) on real and fake pairs. The
+    alternating rule's G step uses the labels of the last D step's minibatch.
+
     Metrics: `d_loss` (the loss D's step minimised), `g_loss`, `d_real` (mean
     D(x)), `d_fake` (mean D(G(z))) and `value`, the estimate of V(D, G). In the
     alternating rule they come from the last D step and the G step.
@@ -58,6 +64,11 @@ class GAN(keras.Model):
             raise ValueError(f"k must be >= 1; got {k}.")
         if update == "simultaneous" and k != 1:
             raise ValueError(f"k={k} needs update='alternating'; the simultaneous update has k=1.")
+        if generator.num_classes != discriminator.num_classes:
+            raise ValueError(
+                f"generator and discriminator must have the same num_classes; got "
+                f"{generator.num_classes} and {discriminator.num_classes}."
+            )
         self.generator = generator
         self.discriminator = discriminator
         self.k = int(k)
@@ -108,8 +119,9 @@ class GAN(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def call(self, inputs, training=False):
+        """G on `z` (or `(z, labels)` if conditional)."""
+        return self.generator(inputs, training=training)
 
     def _noise(self, batch_size):
         """Noise for this replica's share of the global minibatch.
@@ -125,9 +137,20 @@ class GAN(keras.Model):
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         return z[replica * batch_size : (replica + 1) * batch_size]
 
-    def _discriminate(self, real, fake):
+    def _with_labels(self, x, labels):
+        """A network's input: `x`, or `(x, labels)` for a conditional GAN."""
+        return x if labels is None else (x, labels)
+
+    def _generate(self, batch_size, labels):
+        """G's samples on fresh noise (for the given labels if conditional)."""
+        return self.generator(self._with_labels(self._noise(batch_size), labels), training=True)
+
+    def _discriminate(self, real, fake, labels):
         """D's logits on real and fake images in one pass (dropout is per example)."""
-        logits = self.discriminator(tf.concat([real, fake], axis=0), training=True)
+        pair_labels = None if labels is None else tf.concat([labels, labels], axis=0)
+        logits = self.discriminator(
+            self._with_labels(tf.concat([real, fake], axis=0), pair_labels), training=True
+        )
         real_logits, fake_logits = tf.split(tf.reshape(logits, [-1]), 2)
         return real_logits, fake_logits
 
@@ -149,19 +172,28 @@ class GAN(keras.Model):
         return logs
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
+        if isinstance(data, (tuple, list)):
+            real, labels = data[0], (data[1] if len(data) > 1 else None)
+        else:
+            real, labels = data, None
+        if bool(self.generator.num_classes) != (labels is not None):
+            raise ValueError(
+                "a conditional GAN trains on (images, labels) elements and an unconditional "
+                f"one on images alone; this one has num_classes={self.generator.num_classes}."
+            )
         minibatches = tf.unstack(real, num=self.k, axis=1)
+        label_batches = [None] * self.k if labels is None else tf.unstack(labels, num=self.k, axis=1)
         if self.update == "simultaneous":
-            return self._simultaneous_step(minibatches[0])
-        return self._alternating_step(minibatches)
+            return self._simultaneous_step(minibatches[0], label_batches[0])
+        return self._alternating_step(minibatches, label_batches)
 
-    def _simultaneous_step(self, real):
+    def _simultaneous_step(self, real, labels):
         batch_size = tf.shape(real)[0]
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator(self._noise(batch_size), training=True)
-            real_logits, fake_logits = self._discriminate(real, fake)
+            fake = self._generate(batch_size, labels)
+            real_logits, fake_logits = self._discriminate(real, fake, labels)
             d_loss = 0.5 * losses.discriminator_loss(real_logits, fake_logits)
             g_loss = losses.generator_loss(fake_logits, self.g_loss)
             d_objective = tf.nn.compute_average_loss(d_loss)
@@ -173,22 +205,24 @@ class GAN(keras.Model):
         self.g_optimizer.apply(g_grads, g_vars)
         return self._record(d_loss, g_loss, real_logits, fake_logits)
 
-    def _alternating_step(self, minibatches):
+    def _alternating_step(self, minibatches, label_batches):
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         # A Python loop: k is static, and optimizer.apply inside tf.while_loop
         # fails under tf.distribute (keras#20582).
-        for real_batch in minibatches:
+        for real_batch, labels in zip(minibatches, label_batches):
             batch_size = tf.shape(real_batch)[0]
-            fake = self.generator(self._noise(batch_size), training=True)
+            fake = self._generate(batch_size, labels)
             with tf.GradientTape() as tape:
-                real_logits, fake_logits = self._discriminate(real_batch, fake)
+                real_logits, fake_logits = self._discriminate(real_batch, fake, labels)
                 d_loss = losses.discriminator_loss(real_logits, fake_logits)
                 d_objective = tf.nn.compute_average_loss(d_loss)
             self.d_optimizer.apply(tape.gradient(d_objective, d_vars), d_vars)
         with tf.GradientTape() as tape:
-            fake = self.generator(self._noise(batch_size), training=True)
-            g_fake_logits = tf.reshape(self.discriminator(fake, training=True), [-1])
+            fake = self._generate(batch_size, labels)
+            g_fake_logits = tf.reshape(
+                self.discriminator(self._with_labels(fake, labels), training=True), [-1]
+            )
             g_loss = losses.generator_loss(g_fake_logits, self.g_loss)
             g_objective = tf.nn.compute_average_loss(g_loss)
         self.g_optimizer.apply(tape.gradient(g_objective, g_vars), g_vars)

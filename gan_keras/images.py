@@ -29,12 +29,21 @@ def image_grid(images, rows, cols, pad=1):
 def sample_grid(generator, rows, cols, seed):
     """A uint8 `rows x cols` grid of samples drawn from a fixed `[2]` int seed.
 
+    For a conditional generator, one row per class instead (`rows` is its
+    `num_classes`), with the same z down each column.
+
     Example:
 
     >>> sample_grid(Generator(), 2, 3, seed=(0, 0)).shape  # doctest: +SKIP
     (59, 89, 1)
     """
-    samples = generator.sample(rows * cols, seed=tf.constant(seed, tf.int32))
+    seed = tf.constant(seed, tf.int32)
+    if generator.num_classes:
+        rows = generator.num_classes
+        z = tf.tile(generator.sample_noise(cols, seed), [rows, 1])
+        samples = generator((z, tf.repeat(tf.range(rows), cols)), training=False)
+    else:
+        samples = generator.sample(rows * cols, seed=seed)
     return image_grid(np.asarray(samples), rows, cols)
 
 

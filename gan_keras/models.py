@@ -9,6 +9,7 @@ eight Gaussians), with `image_shape=(d,)` and a linear generator output.
 
 import numpy as np
 import keras
+import tensorflow as tf
 from keras import layers
 
 from gan_keras import noise as noise_lib
@@ -50,16 +51,49 @@ def _track_stack(model, layer_stack):
     model.net = layer_stack
 
 
-def _build_stack(layer_stack, input_shape):
+def _build_stack(layer_stack, input_shape, label_at=None, num_classes=0):
     """Builds each layer of a stack in turn from the input shape.
 
     Keras 3's `Model.build()` does not build sub-layers (keras#18823), and the
-    weights must exist before a checkpoint or weights file is restored.
+    weights must exist before a checkpoint or weights file is restored. A
+    conditional network's one-hot label joins the features before layer
+    `label_at`, which widens their last axis by `num_classes`.
     """
     shape = tuple(input_shape)
-    for layer in layer_stack:
+    for i, layer in enumerate(layer_stack):
+        if i == label_at:
+            shape = (*shape[:-1], shape[-1] + num_classes)
         layer.build(shape)
         shape = layer.compute_output_shape(shape)
+
+
+def _check_num_classes(num_classes):
+    if int(num_classes) < 0 or int(num_classes) == 1:
+        raise ValueError(
+            f"num_classes must be 0 (unconditional) or >= 2 (conditional); got {num_classes}."
+        )
+    return int(num_classes)
+
+
+def _run_stack(layer_stack, x, labels, label_at, num_classes, training):
+    """Runs a stack, concatenating the one-hot `labels` to the features before layer `label_at`."""
+    for i, layer in enumerate(layer_stack):
+        if i == label_at and labels is not None:
+            one_hot = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), num_classes, dtype=x.dtype)
+            x = tf.concat([x, one_hot], axis=-1)
+        x = layer(x, training=training)
+    return x
+
+
+def _split_inputs(inputs, num_classes, what):
+    """`(x, labels)` of a network's inputs: `x` alone, or `(x, labels)` if conditional."""
+    conditional = isinstance(inputs, (tuple, list))
+    if conditional != bool(num_classes):
+        raise ValueError(
+            f"this {what} has num_classes={num_classes}: call it on "
+            + ("(inputs, labels)." if num_classes else "inputs alone, without labels.")
+        )
+    return tuple(inputs) if conditional else (inputs, None)
 
 
 def output_bias_from_mean(pixel_mean, eps=1e-7):
@@ -92,12 +126,18 @@ class Generator(keras.Model):
             pixels for `"mlp"`, channels for `"conv"`), e.g.
             `output_bias_from_mean(pixel_mean)`. It is a weight, so it is not
             part of the config: a reloaded model gets it from its weights.
+        num_classes: 0 for G(z); N >= 2 for the conditional G(z, c) of the
+            paper's Section 7, called on `(z, labels)` with int labels in
+            [0, N): the one-hot label is concatenated to z.
 
     Example:
 
     >>> g = Generator(latent_dim=100, image_shape=(28, 28, 1))
     >>> g.sample(16, seed=[0, 1]).shape
     TensorShape([16, 28, 28, 1])
+    >>> cg = Generator(num_classes=10)
+    >>> cg.sample(3, seed=[0, 1], labels=[7, 7, 1]).shape
+    TensorShape([3, 28, 28, 1])
     """
 
     def __init__(
@@ -107,11 +147,13 @@ class Generator(keras.Model):
         arch="mlp",
         noise="uniform",
         output_bias=None,
+        num_classes=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_arch(arch)
         noise_lib.check_noise_kind(noise)
+        self.num_classes = _check_num_classes(num_classes)
         image_shape = tuple(int(d) for d in image_shape)
         _check_image_shape(arch, image_shape)
         self.latent_dim = int(latent_dim)
@@ -157,22 +199,39 @@ class Generator(keras.Model):
             ]
         _track_stack(self, stack)
 
-    def call(self, z, training=None):
-        x = z
-        for layer in self.net:
-            x = layer(x, training=training)
-        return x
+    def call(self, inputs, training=None):
+        z, labels = _split_inputs(inputs, self.num_classes, "Generator")
+        return _run_stack(self.net, z, labels, 0, self.num_classes, training)
 
     def build(self, input_shape=None):
-        _build_stack(self.net, (None, self.latent_dim))
+        _build_stack(self.net, (None, self.latent_dim), 0, self.num_classes)
 
     def sample_noise(self, num_samples, seed):
         """Draws `num_samples` z's from p_z with a `[2]` int seed (stateless)."""
         return noise_lib.sample_noise(self.noise, (num_samples, self.latent_dim), seed)
 
-    def sample(self, num_samples, seed):
-        """Draws `num_samples` images: G(z) with z ~ p_z from a `[2]` int seed."""
-        return self(self.sample_noise(num_samples, seed), training=False)
+    def sample_inputs(self, num_samples, seed, labels=None):
+        """G's inputs for `num_samples` samples: z, or `(z, labels)` if conditional.
+
+        z comes from `sample_noise(num_samples, seed)`; a conditional G's
+        labels are `labels` if given, else uniform over the classes, drawn
+        from a seed derived from `seed`.
+        """
+        z = self.sample_noise(num_samples, seed)
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError("labels are for a conditional Generator (num_classes >= 2).")
+            return z
+        if labels is None:
+            label_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), 1)
+            labels = tf.random.stateless_uniform(
+                [num_samples], label_seed, minval=0, maxval=self.num_classes, dtype=tf.int32
+            )
+        return z, tf.cast(labels, tf.int32)
+
+    def sample(self, num_samples, seed, labels=None):
+        """Draws `num_samples` images G(z) (or G(z, labels)) with z ~ p_z from a `[2]` int seed."""
+        return self(self.sample_inputs(num_samples, seed, labels), training=False)
 
     def get_config(self):
         config = super().get_config()
@@ -181,6 +240,7 @@ class Generator(keras.Model):
             image_shape=list(self.image_shape),
             arch=self.arch,
             noise=self.noise,
+            num_classes=self.num_classes,
         )
         return config
 
@@ -198,6 +258,10 @@ class Discriminator(keras.Model):
             or `"points"` (128 ReLU -> 128 ReLU -> 1, no dropout).
         seed: optional int seed of the dropout masks (for reproducible runs).
         dropout: whether to use dropout (the paper's D does).
+        num_classes: 0 for D(x); N >= 2 for the conditional D(x, c), called
+            on `(images, labels)`: the one-hot label is concatenated to the
+            input of the first hidden layer (`"mlp"`, after the input
+            dropout; `"points"`) or of the last dense layers (`"conv"`).
 
     Dropout follows the released configuration: keep probability 0.8 on the
     input, 0.5 on the input of each later layer, active only when `training`.
@@ -210,9 +274,12 @@ class Discriminator(keras.Model):
     (2, 1)
     """
 
-    def __init__(self, image_shape=(28, 28, 1), arch="mlp", seed=None, dropout=True, **kwargs):
+    def __init__(
+        self, image_shape=(28, 28, 1), arch="mlp", seed=None, dropout=True, num_classes=0, **kwargs
+    ):
         super().__init__(**kwargs)
         check_arch(arch)
+        self.num_classes = _check_num_classes(num_classes)
         image_shape = tuple(int(d) for d in image_shape)
         _check_image_shape(arch, image_shape)
         self.image_shape = image_shape
@@ -252,19 +319,25 @@ class Discriminator(keras.Model):
         if not dropout:
             stack = [layer for layer in stack if not isinstance(layer, layers.Dropout)]
         _track_stack(self, stack)
+        # Where a conditional D's one-hot label joins the (flat) features.
+        first_hidden = {"mlp": Maxout, "points": layers.Dense, "conv": layers.Flatten}[arch]
+        self._label_at = next(i for i, layer in enumerate(stack) if isinstance(layer, first_hidden))
+        self._label_at += arch == "conv"  # after conv's Flatten
 
-    def call(self, images, training=None):
-        x = images
-        for layer in self.net:
-            x = layer(x, training=training)
-        return x
+    def call(self, inputs, training=None):
+        images, labels = _split_inputs(inputs, self.num_classes, "Discriminator")
+        return _run_stack(self.net, images, labels, self._label_at, self.num_classes, training)
 
     def build(self, input_shape=None):
-        _build_stack(self.net, (None, *self.image_shape))
+        _build_stack(self.net, (None, *self.image_shape), self._label_at, self.num_classes)
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            image_shape=list(self.image_shape), arch=self.arch, seed=self.seed, dropout=self.dropout
+            image_shape=list(self.image_shape),
+            arch=self.arch,
+            seed=self.seed,
+            dropout=self.dropout,
+            num_classes=self.num_classes,
         )
         return config

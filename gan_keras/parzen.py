@@ -27,6 +27,7 @@ then the mean and standard error (std / sqrt(n)) over the test images.
 """
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 tfd = tfp.distributions
@@ -263,7 +264,8 @@ def cross_validate_sigma(samples, valid, sigmas=DEFAULT_SIGMAS, **kwargs):
 def generator_samples(generator, num_samples, seed=SAMPLE_SEED, batch_size=1000):
     """`num_samples` images of a `Generator`, from noise drawn with a fixed seed.
 
-    The noise is drawn in one go from `seed` (so the centres do not depend on
+    The noise (and a conditional generator's labels, uniform over the
+    classes) is drawn in one go from `seed` (so the centres do not depend on
     `batch_size`) and decoded `batch_size` at a time. Returns a float32 array
     `[num_samples, height, width, channels]`.
 
@@ -274,9 +276,9 @@ def generator_samples(generator, num_samples, seed=SAMPLE_SEED, batch_size=1000)
     """
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be >= 1; got {num_samples}.")
-    z = generator.sample_noise(int(num_samples), np.asarray(seed, np.int32))
+    inputs = generator.sample_inputs(int(num_samples), np.asarray(seed, np.int32))
     parts = [
-        np.asarray(generator(z[i : i + batch_size], training=False))
+        np.asarray(generator(tf.nest.map_structure(lambda t: t[i : i + batch_size], inputs), training=False))
         for i in range(0, int(num_samples), batch_size)
     ]
     return np.concatenate(parts)

@@ -70,7 +70,9 @@ def load_generator(model_dir, checkpoint=None):
 
 
 def _from_checkpoint(config, path, source):
-    gan = training.build_gan(config, data_lib.image_shape(config.dataset, config.data_dir))
+    gan = training.build_gan(
+        config, data_lib.image_shape(config.dataset, config.data_dir), num_classes=config.num_classes()
+    )
     epoch = tf.Variable(0, dtype=tf.int64)
     # The names GANCheckpoint saves these under.
     reader = tf.train.Checkpoint(generator=gan.generator, g_optimizer=gan.g_optimizer, epoch=epoch)

@@ -27,6 +27,8 @@ import numpy as np
 
 NAME = "ring8"
 NUM_MODES = 8
+# The class label of a point is its mode (for --conditional).
+NUM_CLASSES = NUM_MODES
 RADIUS = 2.0
 STD = 0.02
 # A sample is "high quality" within this many std of a centre.
@@ -45,8 +47,11 @@ def mode_centers():
     return RADIUS * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
-def sample_ring8(num_samples, seed):
+def sample_ring8(num_samples, seed, with_labels=False):
     """`num_samples` float32 points `[n, 2]` of the mixture, from an int seed.
+
+    With `with_labels`, also each point's mode (0-7) as its class label,
+    which makes ring8 a labelled dataset for `--conditional`.
 
     Example:
 
@@ -55,15 +60,15 @@ def sample_ring8(num_samples, seed):
     """
     rng = np.random.default_rng(seed)
     modes = rng.integers(NUM_MODES, size=num_samples)
-    points = mode_centers()[modes] + STD * rng.standard_normal((num_samples, 2))
-    return points.astype(np.float32)
+    points = (mode_centers()[modes] + STD * rng.standard_normal((num_samples, 2))).astype(np.float32)
+    return (points, modes) if with_labels else points
 
 
-def load_split(role):
+def load_split(role, with_labels=False):
     """The fixed points of a split: `"train"` (50,000), `"validation"` or `"test"` (10,000)."""
     if role not in SPLITS:
         raise ValueError(f"role must be one of {', '.join(SPLITS)}; got {role!r}.")
-    return sample_ring8(*SPLITS[role])
+    return sample_ring8(*SPLITS[role], with_labels=with_labels)
 
 
 def mode_metrics(samples):

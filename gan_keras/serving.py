@@ -16,8 +16,13 @@ in [0, 1]):
   scalar -> G(z) for `num_steps` z's evenly spaced on the segment from
   `z_start` to `z_end`, both ends included (Fig. 3 of the paper).
 
-Bad requests (negative or too many samples, fewer than 2 steps) fail with an
-`InvalidArgumentError` naming the input; the loaded model keeps working.
+A conditional generator (`train.py --conditional`) takes the class too: an
+int32 `label` input, `[batch]` in `serving_default` and a scalar (the class
+of every image) in `sample` and `interpolate`.
+
+Bad requests (negative or too many samples, fewer than 2 steps, a label out
+of range) fail with an `InvalidArgumentError` naming the input; the loaded
+model keeps working.
 
 `export.py` is the command-line front end; `export_from_model_dir` is what it
 runs.
@@ -73,12 +78,16 @@ def _check_width(z, latent_dim, message):
     return tf.debugging.assert_equal(tf.shape(z)[-1], latent_dim, message=message, summarize=1)
 
 
-def _images(generator, z):
-    return {"images": generator(z, training=False)}
+def _images(generator, z, labels=None):
+    inputs = z if labels is None else (z, labels)
+    return {"images": generator(inputs, training=False)}
 
 
 def serving_functions(generator, max_samples=DEFAULT_MAX_SAMPLES):
     """The exported endpoints as `{signature name: (fn, input_signature)}`.
+
+    A conditional generator's signatures take a `label` too (int32; `[batch]`
+    for `serving_default`, a scalar for the others).
 
     Example:
 
@@ -87,39 +96,58 @@ def serving_functions(generator, max_samples=DEFAULT_MAX_SAMPLES):
     TensorShape([4, 28, 28, 1])
     """
     latent_dim = generator.latent_dim
+    num_classes = generator.num_classes
 
-    def serving_default(z):
-        check = _check_width(z, latent_dim, f"z must have shape [batch, {latent_dim}]")
-        with tf.control_dependencies([check]):
-            return _images(generator, tf.identity(z))
+    def label_checks(label, batch=None):
+        checks = _check_count(label, "label", 0, num_classes - 1) if label is not None else []
+        if batch is not None and label is not None:
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(label)[0], batch, message="label must have one entry per row of z", summarize=1
+                )
+            )
+        return checks
 
-    def sample(num_samples, seed):
-        with tf.control_dependencies(_check_count(num_samples, "num_samples", 0, max_samples)):
+    def serving_default(z, label=None):
+        checks = [_check_width(z, latent_dim, f"z must have shape [batch, {latent_dim}]")]
+        with tf.control_dependencies(checks + label_checks(label, tf.shape(z)[0])):
+            return _images(generator, tf.identity(z), label)
+
+    def sample(num_samples, seed, label=None):
+        checks = _check_count(num_samples, "num_samples", 0, max_samples) + label_checks(label)
+        with tf.control_dependencies(checks):
             z = generator.sample_noise(num_samples, signature_seed(seed))
-        return _images(generator, z)
+        return _images(generator, z, None if label is None else tf.fill([num_samples], label))
 
-    def interpolate(z_start, z_end, num_steps):
+    def interpolate(z_start, z_end, num_steps, label=None):
         checks = _check_count(num_steps, "num_steps", 2, max_samples) + [
             _check_width(z_start, latent_dim, f"z_start must have shape [{latent_dim}]"),
             _check_width(z_end, latent_dim, f"z_end must have shape [{latent_dim}]"),
         ]
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(checks + label_checks(label)):
             t = tf.linspace(0.0, 1.0, num_steps)[:, None]
-        return _images(generator, z_start[None, :] + t * (z_end - z_start)[None, :])
+        labels = None if label is None else tf.fill([num_steps], label)
+        return _images(generator, z_start[None, :] + t * (z_end - z_start)[None, :], labels)
 
     def spec(shape, dtype, name):
         return tf.TensorSpec(shape, dtype, name=name)
 
+    def with_label(specs, shape):
+        return specs + [spec(shape, tf.int32, "label")] if num_classes else specs
+
     return {
-        "serving_default": (serving_default, [spec([None, latent_dim], tf.float32, "z")]),
-        "sample": (sample, [spec([], tf.int32, "num_samples"), spec([], tf.int32, "seed")]),
+        "serving_default": (serving_default, with_label([spec([None, latent_dim], tf.float32, "z")], [None])),
+        "sample": (sample, with_label([spec([], tf.int32, "num_samples"), spec([], tf.int32, "seed")], [])),
         "interpolate": (
             interpolate,
-            [
-                spec([latent_dim], tf.float32, "z_start"),
-                spec([latent_dim], tf.float32, "z_end"),
-                spec([], tf.int32, "num_steps"),
-            ],
+            with_label(
+                [
+                    spec([latent_dim], tf.float32, "z_start"),
+                    spec([latent_dim], tf.float32, "z_end"),
+                    spec([], tf.int32, "num_steps"),
+                ],
+                [],
+            ),
         ),
     }
 

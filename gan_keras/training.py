@@ -28,7 +28,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
 # other values cannot be resumed or exported with these.
-ARCHITECTURE_FIELDS = ("dataset", "arch", "latent_dim", "noise")
+ARCHITECTURE_FIELDS = ("dataset", "arch", "latent_dim", "noise", "conditional")
 
 
 class ConfigError(ValueError):
@@ -51,6 +51,7 @@ class TrainConfig:
     arch: str = "mlp"
     latent_dim: int = 100
     noise: str = "uniform"
+    conditional: bool = False
     batch_size: int = 100
     k: int = 1
     update: str = "simultaneous"
@@ -74,6 +75,8 @@ class TrainConfig:
     histograms: bool = False
     parzen_every_epochs: int = 0
     parzen_samples: int = 1000
+    classifier_metrics_every_epochs: int = 0
+    classifier_metrics_samples: int = 10000
     verbose: str = "auto"
 
     def validate(self):
@@ -98,6 +101,7 @@ class TrainConfig:
             "steps_per_execution",
             "log_every_steps",
             "parzen_samples",
+            "classifier_metrics_samples",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be >= 1; got {getattr(self, name)}.")
@@ -108,9 +112,25 @@ class TrainConfig:
                 f"--steps_per_epoch={self.steps_per_epoch} must be a multiple of "
                 f"--steps_per_execution={self.steps_per_execution}."
             )
+        if self.classifier_metrics_every_epochs < 0:
+            raise ConfigError(
+                "--classifier_metrics_every_epochs must be >= 0 (0: off); got "
+                f"{self.classifier_metrics_every_epochs}."
+            )
         if self.parzen_every_epochs < 0:
             raise ConfigError(
                 f"--parzen_every_epochs must be >= 0 (0: off); got {self.parzen_every_epochs}."
+            )
+        if self.conditional:
+            try:
+                data_lib.num_classes(self.dataset, self.data_dir)
+            except ValueError as e:
+                raise ConfigError(f"--conditional needs class labels: {e}") from None
+        shape = data_lib.image_shape(self.dataset, self.data_dir)
+        if self.classifier_metrics_every_epochs and shape != (28, 28, 1):
+            raise ConfigError(
+                f"--classifier_metrics_every_epochs needs 28x28x1 images (MNIST-like); "
+                f"--dataset={self.dataset} has shape {shape} (use 0)."
             )
         if self.parzen_every_epochs and self.dataset == ring.NAME:
             raise ConfigError(
@@ -142,6 +162,10 @@ class TrainConfig:
     def architecture(self):
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
 
+    def num_classes(self):
+        """Classes G and D are conditioned on: 0 unless `conditional`."""
+        return data_lib.num_classes(self.dataset, self.data_dir) if self.conditional else 0
+
 
 def load_config(model_dir):
     """The `TrainConfig` saved in a model dir, or None if there is none."""
@@ -171,12 +195,13 @@ def check_compatible(config, saved):
             )
 
 
-def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500):
+def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_classes=0):
     """Builds and compiles the GAN of a config, with built optimisers.
 
     Args:
         config: a `TrainConfig`.
         image_shape: `(height, width, channels)` of the data.
+        num_classes: classes of a conditional GAN (`config.num_classes()`).
         pixel_mean: optional per-pixel mean of the training data in [0, 1];
             the generator's output bias starts at its logit (the paper's init).
         updates_per_epoch: GAN steps per pass over the data (sets the epoch of
@@ -197,6 +222,7 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500):
         arch=config.arch,
         noise=config.noise,
         output_bias=output_bias,
+        num_classes=num_classes,
         name="generator",
     )
     discriminator = Discriminator(
@@ -204,6 +230,7 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500):
         arch=config.arch,
         seed=config.seed + 1,
         dropout=config.d_dropout,
+        num_classes=num_classes,
         name="discriminator",
     )
     gan = GAN(generator, discriminator, k=config.k, update=config.update, seed=config.seed)
@@ -244,18 +271,29 @@ def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
 
 
 def training_callbacks(config, checkpoint, log_dir):
-    """The divergence guard, checkpoints every epoch, Parzen if enabled, ring8's mode metrics, TensorBoard.
+    """The divergence guard, checkpoints every epoch, the metrics enabled, TensorBoard.
 
-    The Parzen and ring8 callbacks add keys to the epoch logs, so they come
-    before the TensorBoard callbacks that write them.
+    The metric callbacks (Parzen, classifier metrics, ring8's modes) add keys
+    to the epoch logs, so they come before the TensorBoard callbacks that
+    write them.
     """
     # Imported here: gan_keras.evaluate restores models with this module.
-    from gan_keras.evaluate import ParzenCallback, load_protocol_data
+    from gan_keras.evaluate import ClassifierMetricsCallback, ParzenCallback, load_protocol_data
     from gan_keras.monitoring import monitoring_callbacks
 
     callbacks = [StopOnDivergence(), CheckpointEveryEpoch(checkpoint)]
-    if config.parzen_every_epochs:
+    if config.parzen_every_epochs or config.classifier_metrics_every_epochs:
         test, valid = load_protocol_data(config.dataset, config.data_dir)
+    if config.classifier_metrics_every_epochs:
+        callbacks.append(
+            ClassifierMetricsCallback(
+                None,
+                test,
+                every_epochs=config.classifier_metrics_every_epochs,
+                num_samples=config.classifier_metrics_samples,
+            )
+        )
+    if config.parzen_every_epochs:
         callbacks.append(
             ParzenCallback(
                 None,
@@ -312,17 +350,22 @@ def run(config, callbacks=()):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     try:
-        images = data_lib.load_images(config.dataset, "train", config.data_dir)
+        if config.conditional:
+            images, labels = data_lib.load_labelled_images(config.dataset, "train", config.data_dir)
+        else:
+            images, labels = data_lib.load_images(config.dataset, "train", config.data_dir), None
     except ValueError as e:
         raise ConfigError(f"--dataset: {e}") from None
-    data = data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k)
+    data = data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
     os.makedirs(out_dir, exist_ok=True)
     if chief:
         _save_config(config)
 
     with strategy.scope():
-        gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        gan = build_gan(
+            config, data.image_shape, data.pixel_mean(), data.steps_per_epoch, config.num_classes()
+        )
         checkpoint = GANCheckpoint(gan, os.path.join(out_dir, CHECKPOINT_SUBDIR))
         latest = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_SUBDIR))
         initial_epoch = checkpoint.restore(latest)

@@ -1,0 +1,125 @@
+"""The conditional GAN p(x | c) of the paper's Section 7 (`--conditional`)."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras import GAN, Discriminator, Generator, data, paper_optimizer, ring, serving, training
+from gan_keras.evaluate import evaluate_model_dir
+from gan_keras.figures import interpolation_grid
+from gan_keras.restoring import load_generator
+
+
+def test_the_label_reaches_both_networks():
+    g = Generator(num_classes=10)
+    z = g.sample_noise(4, seed=[0, 0])
+    zeros, ones = (np.asarray(g((z, tf.fill([4], c)))) for c in (0, 1))
+    assert np.abs(zeros - ones).max() > 1e-4
+    d = Discriminator(num_classes=10, dropout=False)
+    assert np.abs(np.asarray(d((zeros, tf.fill([4], 0)))) - np.asarray(d((zeros, tf.fill([4], 1))))).max() > 1e-6
+    # `sample` draws labels uniformly unless given.
+    np.testing.assert_array_equal(g.sample(4, seed=[0, 0], labels=[1] * 4), ones)
+    labels = np.asarray(g.sample_inputs(5000, seed=[0, 1])[1])
+    assert set(labels) == set(range(10)) and abs(np.bincount(labels).min() - 500) < 80
+
+
+def test_conditional_networks_refuse_calls_without_labels_and_bad_class_counts():
+    with pytest.raises(ValueError, match=r"num_classes=10: call it on \(inputs, labels\)"):
+        Generator(num_classes=10)(tf.zeros([2, 100]))
+    with pytest.raises(ValueError, match="call it on inputs alone"):
+        Discriminator()((tf.zeros([2, 28, 28, 1]), tf.zeros([2], tf.int32)))
+    with pytest.raises(ValueError, match=r"num_classes must be 0 \(unconditional\) or >= 2"):
+        Generator(num_classes=1)
+    with pytest.raises(ValueError, match="same num_classes"):
+        GAN(Generator(num_classes=10), Discriminator())
+
+
+def test_a_conditional_generator_round_trips_through_a_keras_file(tmp_path):
+    g = Generator(latent_dim=8, num_classes=10, arch="conv")
+    before = np.asarray(g.sample(6, seed=[3, 4]))
+    g.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras")
+    assert loaded.num_classes == 10
+    np.testing.assert_array_equal(before, np.asarray(loaded.sample(6, seed=[3, 4])))
+
+
+def nearest_mode(points):
+    return np.linalg.norm(np.asarray(points)[:, None] - ring.mode_centers()[None], axis=-1).argmin(axis=1)
+
+
+def test_conditioning_on_the_mode_puts_each_class_on_its_own_mode_of_ring8():
+    """The unconditional ring8 GAN hops between modes (docs/toys.md); given the
+    mode as its class, G(z, c) learns to put class c on mode c."""
+    images, labels = data.load_labelled_images("ring8", "train")
+    train = data.TrainingData(images, batch_size=100, labels=labels)
+    gan = GAN(
+        Generator(latent_dim=16, image_shape=(2,), arch="points", num_classes=8),
+        Discriminator(image_shape=(2,), arch="points", num_classes=8),
+        seed=0,
+    )
+    gan.compile(d_optimizer=paper_optimizer(learning_rate=0.01), g_optimizer=paper_optimizer(learning_rate=0.01))
+    gan.build_optimizers()
+    classes = np.repeat(np.arange(8), 250)
+
+    def on_own_mode():
+        return (nearest_mode(gan.generator.sample(len(classes), seed=[0, 0], labels=classes)) == classes).mean()
+
+    before = on_own_mode()
+    keras.utils.set_random_seed(0)
+    gan.fit(train.dataset(seed=0), epochs=8, steps_per_epoch=500, verbose=0)
+    after = on_own_mode()
+    assert before < 0.4 and after > 0.9, (before, after)
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tfds_dir, tmp_path_factory):
+    model_dir = str(tmp_path_factory.mktemp("conditional_run"))
+    config = training.TrainConfig(
+        model_dir=model_dir, data_dir=tfds_dir, conditional=True, epochs=1, steps_per_epoch=10, verbose=0
+    )
+    return {"model_dir": model_dir, "gan": training.run(config), "config": config}
+
+
+def test_a_conditional_mnist_run_draws_one_row_per_class_and_restores(conditional_run):
+    model_dir = conditional_run["model_dir"]
+    grid = tf.io.decode_png(tf.io.read_file(os.path.join(model_dir, "samples.png")))
+    assert grid.shape == (10 * 29 + 1, 10 * 29 + 1, 1)
+    restored = load_generator(model_dir)
+    assert restored.generator.num_classes == 10 and restored.epoch == 1
+    np.testing.assert_allclose(
+        restored.generator.sample(10, seed=[1, 1]), conditional_run["gan"].generator.sample(10, seed=[1, 1]), atol=1e-6
+    )
+    assert interpolation_grid(restored.generator, rows=3, cols=4).shape == (3 * 29 + 1, 4 * 29 + 1, 1)
+    with pytest.raises(training.ConfigError, match="--conditional=True"):
+        training.run(
+            training.TrainConfig(model_dir=model_dir, data_dir=conditional_run["config"].data_dir, epochs=2, verbose=0)
+        )
+
+
+def test_a_conditional_mnist_run_is_evaluated_with_its_label_accuracy(conditional_run):
+    result = evaluate_model_dir(conditional_run["model_dir"], num_samples=200, num_test=200, num_valid=100)
+    metrics = result["classifier_metrics"]
+    assert 0.0 <= metrics["label_accuracy"] <= 1.0
+    assert np.isfinite(result["log_likelihood"])
+
+
+def test_the_exported_conditional_generator_takes_z_and_label(conditional_run, tmp_path):
+    generator = conditional_run["gan"].generator
+    version_dir = serving.export(generator, str(tmp_path / "export"))
+    loaded = tf.saved_model.load(version_dir)  # as TF Serving: no gan_keras objects
+    z = generator.sample_noise(3, seed=[5, 5])
+    labels = tf.constant([0, 4, 9])
+    images = loaded.signatures["serving_default"](z=z, label=labels)["images"]
+    np.testing.assert_allclose(images, generator((z, labels)), atol=1e-6)
+    sevens = loaded.signatures["sample"](num_samples=tf.constant(4), seed=tf.constant(2), label=tf.constant(7))
+    np.testing.assert_allclose(sevens["images"], generator.sample(4, seed=[2, 0], labels=[7] * 4), atol=1e-6)
+    assert loaded.signatures["interpolate"](
+        z_start=z[0], z_end=z[1], num_steps=tf.constant(5), label=tf.constant(3)
+    )["images"].shape == (5, 28, 28, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label must be in \[0, 9\]"):
+        loaded.signatures["sample"](num_samples=tf.constant(4), seed=tf.constant(2), label=tf.constant(10))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="label must have one entry per row of z"):
+        loaded.signatures["serving_default"](z=z, label=tf.constant([1, 2]))
