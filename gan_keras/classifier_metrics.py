@@ -207,7 +207,7 @@ def classifier_outputs(images, classifier=None, batch_size=1000, name="images"):
     return np.concatenate(probs), np.concatenate(features)
 
 
-def metrics_from_outputs(probs, features, reference_features, threshold=DEFAULT_THRESHOLD):
+def metrics_from_outputs(probs, features, reference_features, threshold=DEFAULT_THRESHOLD, labels=None):
     """`classifier_metrics`' dict from precomputed `classifier_outputs`.
 
     Useful when the reference set is fixed (its features are computed once).
@@ -220,7 +220,9 @@ def metrics_from_outputs(probs, features, reference_features, threshold=DEFAULT_
     10
     """
     histogram, covered = class_coverage(probs, threshold)
+    result = {} if labels is None else {"label_accuracy": label_accuracy(probs, labels)}
     return {
+        **result,
         "mnist_score": mnist_score(probs),
         "frechet_distance": frechet_distance(features, reference_features),
         "classes_covered": covered,
@@ -231,8 +233,25 @@ def metrics_from_outputs(probs, features, reference_features, threshold=DEFAULT_
     }
 
 
+def label_accuracy(probs, labels):
+    """The fraction of samples the classifier assigns to the class they were generated for.
+
+    For a conditional generator G(z, c): how well the samples obey c.
+
+    Example:
+
+    >>> label_accuracy(np.eye(10)[[3, 3, 7]], [3, 3, 1])
+    0.6666666666666666
+    """
+    probs = _check_probs(probs)
+    labels = np.asarray(labels).reshape(-1)
+    if labels.shape != (len(probs),):
+        raise ValueError(f"labels must hold one label per sample ({len(probs)}); got shape {labels.shape}.")
+    return float((probs.argmax(axis=1) == labels).mean())
+
+
 def classifier_metrics(
-    images, reference_images, classifier=None, threshold=DEFAULT_THRESHOLD, batch_size=1000
+    images, reference_images, classifier=None, threshold=DEFAULT_THRESHOLD, batch_size=1000, labels=None
 ):
     """MNIST score, Frechet distance to `reference_images`, and class coverage of `images`.
 
@@ -244,6 +263,8 @@ def classifier_metrics(
         classifier: default: the shipped `classifier.load_classifier()`.
         threshold: the fraction of samples a class needs to count as covered.
         batch_size: images per forward pass.
+        labels: for a conditional generator's samples, the class each was
+            generated for; adds `label_accuracy`.
 
     Returns:
         A JSON-ready dict: `mnist_score`, `frechet_distance`,
@@ -260,7 +281,7 @@ def classifier_metrics(
     classifier = classifier if classifier is not None else classifier_lib.load_classifier()
     probs, features = classifier_outputs(images, classifier, batch_size, "images")
     _, reference = classifier_outputs(reference_images, classifier, batch_size, "reference_images")
-    return metrics_from_outputs(probs, features, reference, threshold)
+    return metrics_from_outputs(probs, features, reference, threshold, labels)
 
 
 def result_line(result):
@@ -278,4 +299,5 @@ def result_line(result):
         f"Frechet distance: {result['frechet_distance']:.3g} (vs {result['num_reference']} reference images), "
         f"classes covered: {result['classes_covered']}/{len(result['class_histogram'])} "
         f"(>= {result['coverage_threshold']:.0%} of {result['num_samples']} samples)"
+        + (f", label accuracy: {result['label_accuracy']:.1%}" if "label_accuracy" in result else "")
     )

@@ -80,6 +80,13 @@ def classifier_metrics_skip_reason(image_shape, dataset=None):
     )
 
 
+def conditional_labels(generator, num_samples, seed):
+    """The labels a conditional generator's `num_samples` samples from `seed` were drawn for, else None."""
+    if not generator.num_classes:
+        return None
+    return np.asarray(generator.sample_inputs(int(num_samples), np.asarray(seed, np.int32))[1])
+
+
 def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=None, **kwargs):
     """Runs the protocol on a restored generator (`restoring.load_generator`).
 
@@ -135,7 +142,9 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
         result["classifier_metrics_skipped"] = skip
     else:
         start = time.perf_counter()
-        metrics = metrics_lib.classifier_metrics(samples, test)
+        metrics = metrics_lib.classifier_metrics(
+            samples, test, labels=conditional_labels(restored.generator, num_samples, seed)
+        )
         metrics["seconds"] = round(time.perf_counter() - start, 2)
         result["classifier_metrics"] = metrics
     return result
@@ -270,7 +279,8 @@ class ClassifierMetricsCallback(keras.callbacks.Callback):
     """Adds the classifier metrics to the epoch logs every `every_epochs` epochs.
 
     The keys are `mnist_score`, `frechet_distance` (to `reference_images`)
-    and `classes_covered` (see `gan_keras.classifier_metrics`); Keras'
+    and `classes_covered`, plus `label_accuracy` for a conditional generator
+    (see `gan_keras.classifier_metrics`); Keras'
     TensorBoard and CSVLogger pick them up (TensorBoard as `epoch_mnist_score`,
     ...) if this callback comes before them in the list. With the defaults
     (10,000 samples drawn with `parzen.SAMPLE_SEED`, the 10,000 test images
@@ -344,8 +354,11 @@ class ClassifierMetricsCallback(keras.callbacks.Callback):
             logs.update({key: float("nan") for key in self.KEYS})
             return
         probs, features = metrics_lib.classifier_outputs(samples, self.classifier, name="generator samples")
-        result = metrics_lib.metrics_from_outputs(probs, features, self.reference_features, self.threshold)
-        logs.update({key: result[key] for key in self.KEYS})
+        labels = conditional_labels(generator, self.num_samples, self.seed)
+        result = metrics_lib.metrics_from_outputs(
+            probs, features, self.reference_features, self.threshold, labels
+        )
+        logs.update({key: result[key] for key in (*self.KEYS, "label_accuracy") if key in result})
 
 
 # ---------------------------------------------------------------- the CLI
