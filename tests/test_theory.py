@@ -2,9 +2,9 @@
 
 Every number here comes from training the package's models; tolerances were
 set from measured runs on a 2-core CPU (seed 0), with margin:
-- D vs D*: max |D - D*| 0.011-0.014 (2000 steps) and 0.014 (1000 steps)
+- D vs D*: max |D - D*| 0.011 (2000 steps) and 0.014 (1000 steps)
   where the mixture density is >= 0.05; the test allows 0.05.
-- p_g = p_data: |V + log 4| < 1e-4 and max |D - 1/2| 0.002-0.003; the test
+- p_g = p_data: |V + log 4| < 1e-4 and max |D - 1/2| 0.001-0.003; the test
   allows 0.01 and 0.05.
 - D(G(z)) -> 0: gradient ratio minimax / non-saturating 0.0036 (toy) and 0.0034
   (MNIST, 40 D steps); the test allows 0.1, and at the start (D(G(z)) ~ 1/2)
@@ -50,6 +50,10 @@ def test_optimal_discriminator_is_the_density_ratio():
     assert theory.optimal_discriminator(P_DATA, P_G, [-60.0])[0] < 1e-6
     assert math.isclose(theory.jensen_shannon(P_DATA, P_DATA, X), 0.0, abs_tol=1e-9)
     assert 0 < theory.jensen_shannon(P_DATA, P_G, X) < math.log(2)
+    assert math.isclose(theory.optimal_value(P_DATA, P_DATA), theory.MINUS_LOG_4, abs_tol=1e-6)
+    # Disjoint supports: JSD = log 2, so C(G) = -log 4 + 2 log 2 = 0.
+    far = theory.optimal_value(tfd.Normal(-50.0, 1.0), tfd.Normal(50.0, 1.0))
+    assert math.isclose(far, 0.0, abs_tol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +67,10 @@ def test_trained_discriminator_approaches_d_star(trained_d):
     assert result["dstar_min"] < 0.1 and result["dstar_max"] > 0.85
     assert result["max_abs_error"] < 0.05, result
     assert result["mean_abs_error"] < 0.02, result
-    # Its V approaches C(G) = -log 4 + 2 JSD (from below: D* maximises V).
+    # Its V approaches C(G) = -log 4 + 2 JSD (from below, as D* maximises V;
+    # V is a Monte Carlo estimate on 100,000 samples, standard error 0.0024).
     assert abs(result["value"] - result["optimal_value"]) < 0.02, result
-    assert result["value"] < result["optimal_value"] + 0.005
+    assert result["value"] < result["optimal_value"] + 0.01
     assert result["optimal_value"] > theory.MINUS_LOG_4 + 0.3
 
 
