@@ -25,7 +25,6 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 from absl import app, flags
 
 from gan_keras import cli
@@ -63,33 +62,6 @@ def build_classifier(num_features=NUM_FEATURES, dropout=0.3):
     return keras.Model(inputs, outputs, name="mnist_classifier")
 
 
-def load_labelled(role, data_dir=None):
-    """`(images, labels)` of an MNIST split (`"train"`, `"validation"`, `"test"`): uint8, int64.
-
-    The images are those of `gan_keras.data.load_images("mnist", role)`, in
-    the same order.
-
-    Example:
-
-    >>> images, labels = load_labelled("test")  # doctest: +SKIP
-    >>> images.shape, labels.shape  # doctest: +SKIP
-    ((10000, 28, 28, 1), (10000,))
-    """
-    data_dir = data_lib.resolve_data_dir(data_dir)
-    try:
-        dataset = tfds.load(
-            "mnist", split=data_lib.split_name("mnist", role), data_dir=data_dir, download=False
-        )
-    except AssertionError:  # TFDS's way of saying the data is not prepared there
-        raise ValueError(
-            f"dataset 'mnist' is not prepared in {data_dir or '~/tensorflow_datasets'}; "
-            "prepare it (tfds build mnist, needs internet) or point --data_dir at it."
-        ) from None
-    batches = dataset.map(lambda e: (e["image"], e["label"])).batch(10_000)
-    images, labels = zip(*tfds.as_numpy(batches))
-    return np.concatenate(images), np.concatenate(labels)
-
-
 def train_classifier(
     images=None,
     labels=None,
@@ -115,7 +87,7 @@ def train_classifier(
     Example:
 
     >>> model = train_classifier(epochs=1)  # doctest: +SKIP
-    >>> accuracy(model, *load_labelled("test"))  # doctest: +SKIP
+    >>> accuracy(model, *data_lib.load_labelled_images("mnist", "test"))  # doctest: +SKIP
     0.98...
     """
     if int(epochs) < 1:
@@ -123,7 +95,7 @@ def train_classifier(
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     if images is None:
-        parts = [load_labelled(role, data_dir) for role in ("train", "validation")]
+        parts = [data_lib.load_labelled_images("mnist", role, data_dir) for role in ("train", "validation")]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
     elif labels is None or len(labels) != len(images):
@@ -168,7 +140,7 @@ def accuracy(model, images, labels, batch_size=1000):
 
     Example:
 
-    >>> accuracy(load_classifier(), *load_labelled("test"))  # doctest: +SKIP
+    >>> accuracy(load_classifier(), *data_lib.load_labelled_images("mnist", "test"))  # doctest: +SKIP
     0.99...
     """
     x = _as_model_input(images, "images")
@@ -243,7 +215,7 @@ def main(argv):
     if not os.path.isdir(output_dir):
         cli.fail(PROGRAM, f"--output={FLAGS.output}: directory {output_dir} does not exist.")
     try:
-        test_images, test_labels = load_labelled("test", FLAGS.data_dir)
+        test_images, test_labels = data_lib.load_labelled_images("mnist", "test", FLAGS.data_dir)
         start = time.perf_counter()
         model = train_classifier(
             epochs=FLAGS.epochs,

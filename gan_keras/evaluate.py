@@ -31,6 +31,7 @@ from gan_keras import classifier_metrics as metrics_lib
 from gan_keras import cli
 from gan_keras import data as data_lib
 from gan_keras import parzen, restoring
+from gan_keras.gan import num_classes
 from gan_keras.training import load_config
 
 PROGRAM = "evaluate"
@@ -82,7 +83,7 @@ def classifier_metrics_skip_reason(image_shape, dataset=None):
 
 def conditional_labels(generator, num_samples, seed):
     """The labels a conditional generator's `num_samples` samples from `seed` were drawn for, else None."""
-    if not generator.num_classes:
+    if not num_classes(generator):
         return None
     return np.asarray(generator.sample_inputs(int(num_samples), np.asarray(seed, np.int32))[1])
 

@@ -8,6 +8,11 @@ from gan_keras import losses
 UPDATES = ("simultaneous", "alternating")
 
 
+def num_classes(network):
+    """The classes a network is conditioned on: 0 for an unconditional or a plain Keras model."""
+    return getattr(network, "num_classes", 0)
+
+
 def _multi_worker(strategy):
     """Whether `strategy` spans several worker processes."""
     return isinstance(
@@ -64,10 +69,10 @@ class GAN(keras.Model):
             raise ValueError(f"k must be >= 1; got {k}.")
         if update == "simultaneous" and k != 1:
             raise ValueError(f"k={k} needs update='alternating'; the simultaneous update has k=1.")
-        if generator.num_classes != discriminator.num_classes:
+        if num_classes(generator) != num_classes(discriminator):
             raise ValueError(
                 f"generator and discriminator must have the same num_classes; got "
-                f"{generator.num_classes} and {discriminator.num_classes}."
+                f"{num_classes(generator)} and {num_classes(discriminator)}."
             )
         self.generator = generator
         self.discriminator = discriminator
@@ -176,10 +181,10 @@ class GAN(keras.Model):
             real, labels = data[0], (data[1] if len(data) > 1 else None)
         else:
             real, labels = data, None
-        if bool(self.generator.num_classes) != (labels is not None):
+        if bool(num_classes(self.generator)) != (labels is not None):
             raise ValueError(
                 "a conditional GAN trains on (images, labels) elements and an unconditional "
-                f"one on images alone; this one has num_classes={self.generator.num_classes}."
+                f"one on images alone; this one has num_classes={num_classes(self.generator)}."
             )
         minibatches = tf.unstack(real, num=self.k, axis=1)
         label_batches = [None] * self.k if labels is None else tf.unstack(labels, num=self.k, axis=1)

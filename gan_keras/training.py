@@ -121,21 +121,6 @@ class TrainConfig:
             raise ConfigError(
                 f"--parzen_every_epochs must be >= 0 (0: off); got {self.parzen_every_epochs}."
             )
-        if self.conditional:
-            try:
-                data_lib.num_classes(self.dataset, self.data_dir)
-            except ValueError as e:
-                raise ConfigError(f"--conditional needs class labels: {e}") from None
-        shape = data_lib.image_shape(self.dataset, self.data_dir)
-        if self.classifier_metrics_every_epochs and shape != (28, 28, 1):
-            raise ConfigError(
-                f"--classifier_metrics_every_epochs needs 28x28x1 images (MNIST-like); "
-                f"--dataset={self.dataset} has shape {shape} (use 0)."
-            )
-        if self.parzen_every_epochs and self.dataset == ring.NAME:
-            raise ConfigError(
-                f"--parzen_every_epochs is for image datasets; {ring.NAME} logs modes_covered instead (use 0)."
-            )
         if self.learning_rate <= 0 or self.min_learning_rate < 0:
             raise ConfigError("--learning_rate must be > 0 and --min_learning_rate >= 0.")
         if self.lr_decay < 1:
@@ -157,6 +142,21 @@ class TrainConfig:
             raise ConfigError(
                 f"--dataset={self.dataset} with --arch={self.arch}: --arch=points is for the "
                 f"point dataset {ring.NAME}, which needs it; images take --arch=mlp or conv."
+            )
+        if self.conditional:
+            try:
+                data_lib.num_classes(self.dataset, self.data_dir)
+            except ValueError as e:
+                raise ConfigError(f"--conditional needs class labels: {e}") from None
+        shape = data_lib.image_shape(self.dataset, self.data_dir)
+        if self.classifier_metrics_every_epochs and shape != (28, 28, 1):
+            raise ConfigError(
+                f"--classifier_metrics_every_epochs needs 28x28x1 images (MNIST-like); "
+                f"--dataset={self.dataset} has shape {shape} (use 0)."
+            )
+        if self.parzen_every_epochs and self.dataset == ring.NAME:
+            raise ConfigError(
+                f"--parzen_every_epochs is for image datasets; {ring.NAME} logs modes_covered instead (use 0)."
             )
 
     def architecture(self):

@@ -21,7 +21,7 @@ from gan_keras.training import TrainConfig, build_gan
 @pytest.fixture(scope="module")
 def test_split(tfds_dir):
     """The 10,000 MNIST test images and labels, and the shipped classifier's outputs on them."""
-    images, labels = classifier_lib.load_labelled("test")
+    images, labels = data_lib.load_labelled_images("mnist", "test")
     probs, features = cm.classifier_outputs(images)
     return {"images": images, "labels": labels, "probs": probs, "features": features}
 
@@ -177,8 +177,31 @@ def test_evaluate_generator_skips_other_shapes_with_a_note():
 
 
 def test_train_classifier_learns_on_a_small_subset(tfds_dir, test_split):
-    images, labels = classifier_lib.load_labelled("validation")
+    images, labels = data_lib.load_labelled_images("mnist", "validation")
     model = classifier_lib.train_classifier(images[:2000], labels[:2000], epochs=1, batch_size=64)
     assert classifier_lib.accuracy(model, test_split["images"][:1000], test_split["labels"][:1000]) > 0.5
     with pytest.raises(ValueError, match="labels must be given"):
         classifier_lib.train_classifier(images[:10], labels[:5])
+
+
+def test_a_training_run_logs_the_metrics_when_asked(tfds_dir, tmp_path):
+    """train.py's --classifier_metrics_every_epochs, through training.run, read back from TensorBoard."""
+    from gan_keras import training
+
+    config = TrainConfig(
+        model_dir=str(tmp_path / "run"),
+        data_dir=tfds_dir,
+        conditional=True,
+        epochs=1,
+        steps_per_epoch=5,
+        classifier_metrics_every_epochs=1,
+        classifier_metrics_samples=200,
+        verbose=0,
+    )
+    training.run(config)
+    scalars = _read_epoch_scalars(os.path.join(config.model_dir, "logs"))
+    for key in (*ClassifierMetricsCallback.KEYS, "label_accuracy"):
+        assert [step for step, _ in scalars[f"epoch_{key}"]] == [0], key
+    assert 0 <= scalars["epoch_label_accuracy"][0][1] <= 1
+    with pytest.raises(training.ConfigError, match="--classifier_metrics_every_epochs needs 28x28x1 images"):
+        TrainConfig(dataset="ring8", arch="points", classifier_metrics_every_epochs=1).validate()

@@ -51,7 +51,7 @@ def nearest_mode(points):
 
 
 def test_conditioning_on_the_mode_puts_each_class_on_its_own_mode_of_ring8():
-    """The unconditional ring8 GAN hops between modes (docs/toys.md); given the
+    """The unconditional ring8 GAN hops between modes (docs/mode_collapse.md); given the
     mode as its class, G(z, c) learns to put class c on mode c."""
     images, labels = data.load_labelled_images("ring8", "train")
     train = data.TrainingData(images, batch_size=100, labels=labels)

@@ -62,7 +62,7 @@ def test_flagfile_is_read(tfds_dir, tmp_path):
 @pytest.mark.parametrize(
     "flag, message",
     [
-        ("--arch=rnn", "flag --arch=rnn: value should be one of <mlp|conv>"),
+        ("--arch=rnn", "flag --arch=rnn: value should be one of <mlp|conv|points>"),
         ("--k=0", "--k must be >= 1; got 0."),
         ("--dataset=no_such_set", "--dataset: dataset 'no_such_set' is not a TFDS dataset"),
     ],
