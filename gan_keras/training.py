@@ -17,7 +17,7 @@ from gan_keras import distribute
 from gan_keras import images as images_lib
 from gan_keras import ring
 from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint
-from gan_keras.divergence import DivergenceError, StopOnDivergence
+from gan_keras.divergence import DivergenceError, StopOnDivergence, WarnWhenDiscriminatorWins
 from gan_keras.gan import GAN, UPDATES
 from gan_keras.losses import G_LOSSES
 from gan_keras.models import ARCHS, Discriminator, Generator, output_bias_from_mean
@@ -271,7 +271,7 @@ def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
 
 
 def training_callbacks(config, checkpoint, log_dir):
-    """The divergence guard, checkpoints every epoch, the metrics enabled, TensorBoard.
+    """The divergence guard and collapse warning, checkpoints every epoch, the metrics enabled, TensorBoard.
 
     The metric callbacks (Parzen, classifier metrics, ring8's modes) add keys
     to the epoch logs, so they come before the TensorBoard callbacks that
@@ -281,7 +281,7 @@ def training_callbacks(config, checkpoint, log_dir):
     from gan_keras.evaluate import ClassifierMetricsCallback, ParzenCallback, load_protocol_data
     from gan_keras.monitoring import monitoring_callbacks
 
-    callbacks = [StopOnDivergence(), CheckpointEveryEpoch(checkpoint)]
+    callbacks = [StopOnDivergence(), WarnWhenDiscriminatorWins(), CheckpointEveryEpoch(checkpoint)]
     if config.parzen_every_epochs or config.classifier_metrics_every_epochs:
         test, valid = load_protocol_data(config.dataset, config.data_dir)
     if config.classifier_metrics_every_epochs:
