@@ -88,6 +88,12 @@ def markdown(records):
         )
     lines += [
         "",
+        "Single runs: the spread between seeds is large early on (the preset at seed 0",
+        "collapses, at seed 1 it trains; [reliability.md](reliability.md)), so a difference of",
+        "a few nats between rows is not evidence. The variants share seed 0, so a variant that",
+        "trains at least avoided the preset's seed-0 collapse. The Parzen number alone can",
+        "mislead: compare it with the classes covered and the Frechet distance.",
+        "",
         "Rerun: `python benchmarks/parzen_ablation.py --out_dir=/tmp/ablation "
         f"--epochs={records['epochs']}`.",
         "",

@@ -143,10 +143,22 @@ def shortfall_markdown(runs, target):
         "- The early epochs decide whether a run trains at all: seed 0 of the current code "
         "collapses (D wins by epoch 7), seeds 1 and 2 train "
         "([reliability.md](reliability.md#mode-collapse-when-the-discriminator-wins)).",
-        "- One-change variants at 15 epochs ([parzen_ablation.md](parzen_ablation.md)): "
-        "without D's dropout the estimate is ahead of the preset early on; a faster momentum "
-        "ramp, Gaussian noise and batch 50 are not.",
     ]
+    ablation = os.path.join(REPO, "benchmarks", "parzen_ablation.json")
+    if os.path.exists(ablation):
+        with open(ablation) as f:
+            sweep = json.load(f)
+        results = ", ".join(
+            f"{name} {r['log_likelihood']:.1f}"
+            + (f" ({r['classifier_metrics']['classes_covered']}/10 classes)" if "classifier_metrics" in r else "")
+            for name, r in sweep["runs"].items()
+        )
+        lines.append(
+            f"- One-change variants of the preset at {sweep['epochs']} epochs "
+            f"([parzen_ablation.md](parzen_ablation.md)), Parzen nats: {results}. A higher "
+            "Parzen number with fewer classes covered is a partial collapse the estimate does "
+            "not see ([metrics.md](metrics.md))."
+        )
     return lines
 
 
