@@ -22,7 +22,6 @@ import json
 import os
 import time
 
-import keras
 import numpy as np
 from absl import app, flags
 
@@ -32,6 +31,7 @@ from gan_keras import cli
 from gan_keras import data as data_lib
 from gan_keras import parzen, restoring
 from gan_keras.gan import num_classes
+from gan_keras.periodic import EveryEpochs
 from gan_keras.training import load_config
 
 PROGRAM = "evaluate"
@@ -201,7 +201,7 @@ def evaluate_model_dir(
     return result
 
 
-class ParzenCallback(keras.callbacks.Callback):
+class ParzenCallback(EveryEpochs):
     """Adds the Parzen estimate to the epoch logs every `every_epochs` epochs.
 
     The log key states the number of centres, e.g. `parzen_ll_1000samples`
@@ -239,33 +239,22 @@ class ParzenCallback(keras.callbacks.Callback):
         num_test=None,
         seed=parzen.SAMPLE_SEED,
     ):
-        super().__init__()
-        if int(every_epochs) < 1:
-            raise ValueError(f"every_epochs must be >= 1; got {every_epochs}.")
+        super().__init__(every_epochs, generator)
         if int(num_samples) < 1:
             raise ValueError(f"num_samples must be >= 1; got {num_samples}.")
         parzen.check_sigmas(sigmas)
-        self.generator = generator
         self.valid = np.asarray(valid)[:num_valid]
         self.test = np.asarray(test)[:num_test]
-        self.every_epochs = int(every_epochs)
         self.num_samples = int(num_samples)
         self.sigmas = sigmas
         self.seed = seed
         self.key = f"parzen_ll_{self.num_samples}samples"
-        self._first_epoch = True
-
-    def on_train_begin(self, logs=None):
-        self._first_epoch = True
 
     def on_epoch_end(self, epoch, logs=None):
-        due = self._first_epoch or (epoch + 1) % self.every_epochs == 0
-        self._first_epoch = False
-        if not due or logs is None:
+        if not self.due(epoch) or logs is None:
             return
-        generator = self.generator if self.generator is not None else self.model.generator
         result = parzen.parzen_evaluate(
-            generator,
+            self.target_generator(),
             self.test,
             self.valid,
             num_samples=self.num_samples,
@@ -276,7 +265,7 @@ class ParzenCallback(keras.callbacks.Callback):
         logs[self.key] = result["log_likelihood"]
 
 
-class ClassifierMetricsCallback(keras.callbacks.Callback):
+class ClassifierMetricsCallback(EveryEpochs):
     """Adds the classifier metrics to the epoch logs every `every_epochs` epochs.
 
     The keys are `mnist_score`, `frechet_distance` (to `reference_images`)
@@ -321,35 +310,25 @@ class ClassifierMetricsCallback(keras.callbacks.Callback):
         threshold=metrics_lib.DEFAULT_THRESHOLD,
         classifier=None,
     ):
-        super().__init__()
-        if int(every_epochs) < 1:
-            raise ValueError(f"every_epochs must be >= 1; got {every_epochs}.")
+        super().__init__(every_epochs, generator)
         if int(num_samples) < 2:
             raise ValueError(f"num_samples must be >= 2 (a covariance is estimated); got {num_samples}.")
         if not 0 < float(threshold) <= 1:
             raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
-        self.generator = generator
         self.classifier = classifier if classifier is not None else classifier_lib.load_classifier()
         _, self.reference_features = metrics_lib.classifier_outputs(
             reference_images, self.classifier, name="reference_images"
         )
         if len(self.reference_features) < 2:
             raise ValueError("reference_images must hold at least 2 images (a covariance is estimated).")
-        self.every_epochs = int(every_epochs)
         self.num_samples = int(num_samples)
         self.seed = seed
         self.threshold = float(threshold)
-        self._first_epoch = True
-
-    def on_train_begin(self, logs=None):
-        self._first_epoch = True
 
     def on_epoch_end(self, epoch, logs=None):
-        due = self._first_epoch or (epoch + 1) % self.every_epochs == 0
-        self._first_epoch = False
-        if not due or logs is None:
+        if not self.due(epoch) or logs is None:
             return
-        generator = self.generator if self.generator is not None else self.model.generator
+        generator = self.target_generator()
         samples = parzen.generator_samples(generator, self.num_samples, self.seed)
         if not np.all(np.isfinite(samples)):
             logs.update({key: float("nan") for key in self.KEYS})

@@ -22,8 +22,9 @@ training.
 import glob
 import os
 
-import keras
 import numpy as np
+
+from gan_keras.periodic import EveryEpochs
 
 NAME = "ring8"
 NUM_MODES = 8
@@ -161,7 +162,7 @@ def training_panels(out_dir, max_panels=6):
     return panels
 
 
-class RingCallback(keras.callbacks.Callback):
+class RingCallback(EveryEpochs):
     """Logs `modes_covered` and `high_quality_fraction`, and draws samples over training.
 
     At the end of every `every_epochs`-th epoch (and of the first epoch of each
@@ -177,25 +178,19 @@ class RingCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, out_dir, every_epochs=1, num_samples=2500, seed=(0, 0)):
-        super().__init__()
-        if int(every_epochs) < 1:
-            raise ValueError(f"every_epochs must be >= 1; got {every_epochs}.")
+        super().__init__(every_epochs)
         self.out_dir = str(out_dir)
-        self.every_epochs = int(every_epochs)
         self.num_samples = int(num_samples)
         self.seed = tuple(seed)
-        self._first_epoch = True
 
     def on_train_begin(self, logs=None):
-        self._first_epoch = True
+        super().on_train_begin(logs)
         os.makedirs(self.out_dir, exist_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        due = self._first_epoch or (epoch + 1) % self.every_epochs == 0
-        self._first_epoch = False
-        if not due:
+        if not self.due(epoch):
             return
-        samples = np.asarray(self.model.generator.sample(self.num_samples, seed=self.seed))
+        samples = np.asarray(self.target_generator().sample(self.num_samples, seed=self.seed))
         metrics = mode_metrics(samples)
         if logs is not None:
             logs["modes_covered"] = metrics["modes_covered"]
