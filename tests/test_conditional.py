@@ -123,3 +123,24 @@ def test_the_exported_conditional_generator_takes_z_and_label(conditional_run, t
         loaded.signatures["sample"](num_samples=tf.constant(4), seed=tf.constant(2), label=tf.constant(10))
     with pytest.raises(tf.errors.InvalidArgumentError, match="label must have one entry per row of z"):
         loaded.signatures["serving_default"](z=z, label=tf.constant([1, 2]))
+
+
+def test_the_alternating_rule_trains_a_conditional_gan_on_k_labelled_minibatches():
+    images, labels = data.load_labelled_images("ring8", "train")
+    train = data.TrainingData(images[:2000], batch_size=50, k=2, labels=labels[:2000])
+    real, real_labels = next(iter(train.dataset(seed=0)))
+    assert real.shape == (50, 2, 2) and real_labels.shape == (50, 2)
+    # The labels travel with their points: each label is its point's mode.
+    np.testing.assert_array_equal(nearest_mode(tf.reshape(real, [-1, 2])), tf.reshape(real_labels, [-1]))
+    gan = GAN(
+        Generator(latent_dim=8, image_shape=(2,), arch="points", num_classes=8),
+        Discriminator(image_shape=(2,), arch="points", num_classes=8),
+        k=2,
+        update="alternating",
+        seed=0,
+    )
+    gan.compile(d_optimizer=paper_optimizer(learning_rate=0.01), g_optimizer=paper_optimizer(learning_rate=0.01))
+    gan.build_optimizers()
+    history = gan.fit(train.dataset(seed=0), epochs=1, steps_per_epoch=5, verbose=0).history
+    assert int(gan.d_optimizer.iterations) == 10 and int(gan.g_optimizer.iterations) == 5
+    assert all(np.isfinite(v[0]) for v in history.values())
