@@ -25,13 +25,18 @@ MIRRORED_VS_ONE_DEVICE = textwrap.dedent(
 
     settings = json.loads(sys.argv[1])
     config = TrainConfig(d_dropout=False, **settings)
-    data = data_lib.TrainingData(
-        data_lib.load_images("mnist", "train")[:3000], config.batch_size, config.k)
+    if config.conditional:
+        images, labels = data_lib.load_labelled_images("mnist", "train")
+        labels = labels[:3000]
+    else:
+        images, labels = data_lib.load_images("mnist", "train"), None
+    data = data_lib.TrainingData(images[:3000], config.batch_size, config.k, labels)
 
     def train(strategy):
         keras.utils.set_random_seed(config.seed)  # the same initial weights, as run() does
         with strategy.scope():
-            gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+            gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch,
+                            config.num_classes())
         history = gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=4,
                           verbose=0, shuffle=False).history
         weights = [np.asarray(v) for v in gan.generator.variables + gan.discriminator.variables
@@ -53,8 +58,8 @@ MIRRORED_VS_ONE_DEVICE = textwrap.dedent(
 
 @pytest.mark.parametrize(
     "settings",
-    [dict(update="simultaneous"), dict(update="alternating", k=2)],
-    ids=["simultaneous", "alternating_k2"],
+    [dict(update="simultaneous"), dict(update="alternating", k=2), dict(update="simultaneous", conditional=True)],
+    ids=["simultaneous", "alternating_k2", "conditional"],
 )
 def test_mirrored_on_two_replicas_follows_the_one_device_trajectory(tfds_dir, settings):
     result = subprocess.run(
