@@ -148,6 +148,13 @@ def value_function(discriminator, data_source, g_source, num_samples=100_000, se
     return -float(tf.reduce_mean(losses.discriminator_loss(real_logits, fake_logits)))
 
 
+def _mean_discriminator_loss(discriminator, real, fake):
+    """D's mean `losses.discriminator_loss` on a real and a fake batch, in one pass (as `GAN`)."""
+    logits = tf.reshape(discriminator(tf.concat([real, fake], 0), training=True), [-1])
+    real_logits, fake_logits = tf.split(logits, 2)
+    return tf.reduce_mean(losses.discriminator_loss(real_logits, fake_logits))
+
+
 @dataclasses.dataclass
 class TrainedDiscriminator:
     """What `train_discriminator` returns.
@@ -219,9 +226,7 @@ def train_discriminator(
             real = sample_points(data_dist, batch_size, base)
             fake = sample_points(g_dist, batch_size, base + [0, 1])
             with tf.GradientTape() as tape:
-                logits = tf.reshape(discriminator(tf.concat([real, fake], 0), training=True), [-1])
-                real_logits, fake_logits = tf.split(logits, 2)
-                loss = tf.reduce_mean(losses.discriminator_loss(real_logits, fake_logits))
+                loss = _mean_discriminator_loss(discriminator, real, fake)
             optimizer.apply(tape.gradient(loss, variables), variables)
             history = history.write(i, loss)
         return history.stack()
@@ -367,10 +372,7 @@ def gradient_norms_while_d_learns(
     @tf.function
     def d_step(real, z):
         with tf.GradientTape() as tape:
-            fake = generator(z, training=False)
-            logits = tf.reshape(discriminator(tf.concat([real, fake], 0), training=True), [-1])
-            real_logits, fake_logits = tf.split(logits, 2)
-            loss = tf.reduce_mean(losses.discriminator_loss(real_logits, fake_logits))
+            loss = _mean_discriminator_loss(discriminator, real, generator(z, training=False))
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
