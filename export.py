@@ -20,6 +20,7 @@ flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF S
 flags.DEFINE_string("checkpoint", None, "A checkpoint path, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).")
 flags.DEFINE_integer("version", None, "Version to write (default: the next integer after the existing ones).")
 flags.DEFINE_integer("max_samples", DEFAULT_MAX_SAMPLES, "Most images one sample/interpolate request may ask for.")
+flags.DEFINE_bool("ema", True, "Export the averaged generator when the run kept one (train.py --ema_decay); --noema: the trained weights.")
 
 FLAGS = flags.FLAGS
 PROGRAM = "export.py"
@@ -34,6 +35,7 @@ def main(argv):
             checkpoint=FLAGS.checkpoint,
             version=FLAGS.version,
             max_samples=FLAGS.max_samples,
+            ema=FLAGS.ema,
         )
     except (ExportError, RestoreError) as e:
         fail(PROGRAM, e)

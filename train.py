@@ -55,6 +55,12 @@ flags.DEFINE_float("min_learning_rate", _D.min_learning_rate, "Floor of the lear
 flags.DEFINE_float("momentum_initial", _D.momentum_initial, "Momentum in epoch 1.")
 flags.DEFINE_float("momentum_final", _D.momentum_final, "Momentum from --momentum_saturate_epoch on.")
 flags.DEFINE_integer("momentum_saturate_epoch", _D.momentum_saturate_epoch, "Epoch at which momentum reaches its final value.")
+flags.DEFINE_float(
+    "ema_decay",
+    _D.ema_decay,
+    "Keep an exponential moving average of G's weights with this decay per step, e.g. 0.9999 "
+    "(0: off, the paper). Training is unchanged; evaluation, samples and export use the average.",
+)
 flags.DEFINE_integer("seed", _D.seed, "Seed of initialisation, data order, noise and dropout.")
 flags.DEFINE_boolean(
     "deterministic", _D.deterministic, "Enable TF op determinism: runs with the same --seed are bit-identical."

@@ -2,9 +2,12 @@
 
 A checkpoint holds G, D, both optimisers (slots, and `iterations`, which the
 learning-rate and momentum schedules are functions of), the seed state of the
-noise and dropout, and the number of finished epochs. The GAN step counter is
-the generator optimiser's `iterations`.
+noise and dropout, the number of finished epochs and, if the run averages G's
+weights, the EMA generator. The GAN step counter is the generator optimiser's
+`iterations`.
 """
+
+EMA_KEY = "ema_generator"
 
 import keras
 import tensorflow as tf
@@ -17,6 +20,11 @@ def seed_states(gan):
     masks as an unbroken one.
     """
     return [v.value for v in gan.variables if v.path.endswith("seed_generator_state")]
+
+
+def has_ema(path):
+    """Whether the checkpoint at `path` holds an EMA generator."""
+    return any(name.startswith(EMA_KEY + "/") for name, _ in tf.train.list_variables(path))
 
 
 class GANCheckpoint:
@@ -34,7 +42,7 @@ class GANCheckpoint:
     def __init__(self, gan, directory, max_to_keep=3):
         self.gan = gan
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(
+        self.objects = dict(
             generator=gan.generator,
             discriminator=gan.discriminator,
             d_optimizer=gan.d_optimizer,
@@ -42,6 +50,9 @@ class GANCheckpoint:
             seed_states=seed_states(gan),
             epoch=self.epoch,
         )
+        if gan.ema_generator is not None:
+            self.objects[EMA_KEY] = gan.ema_generator
+        self.checkpoint = tf.train.Checkpoint(**self.objects)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
 
     @property
@@ -50,9 +61,19 @@ class GANCheckpoint:
         return self.manager.latest_checkpoint
 
     def restore(self, path=None):
-        """Restores `path` (default: the newest); returns the finished epochs (0 if none)."""
+        """Restores `path` (default: the newest); returns the finished epochs (0 if none).
+
+        A run that starts averaging G's weights when resumed from a checkpoint
+        without them starts its average from the restored G.
+        """
         path = path or self.latest
-        if path:
+        if not path:
+            return 0
+        if EMA_KEY in self.objects and not has_ema(path):
+            objects = {name: obj for name, obj in self.objects.items() if name != EMA_KEY}
+            tf.train.Checkpoint(**objects).restore(path).assert_existing_objects_matched()
+            self.gan.reset_ema()
+        else:
             self.checkpoint.restore(path).assert_existing_objects_matched()
         return int(self.epoch.numpy())
 

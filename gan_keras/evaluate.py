@@ -108,7 +108,8 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
             `sigmas`, `sigma`, `seed`, batch sizes).
 
     Returns:
-        `parzen_evaluate`'s dict plus `epoch`, `source`, `seconds` (Parzen
+        `parzen_evaluate`'s dict plus `epoch`, `source`, `ema` (whether
+        the generator holds averaged weights), `seconds` (Parzen
         protocol time, sampling included), `date`, and either
         `classifier_metrics` (`classifier_metrics.classifier_metrics`' dict
         plus its `seconds`) or `classifier_metrics_skipped` (the reason).
@@ -131,6 +132,7 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
     result.update(
         epoch=restored.epoch,
         source=restored.source,
+        ema=restored.ema,
         seconds=round(time.perf_counter() - start, 2),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -151,8 +153,8 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
     return result
 
 
-def evaluate_restored(model_dir, test, valid, checkpoint=None, **kwargs):
-    """Restores a run's generator and runs the protocol on it.
+def evaluate_restored(model_dir, test, valid, checkpoint=None, ema=True, **kwargs):
+    """Restores a run's generator (its EMA, if averaged, unless `ema=False`) and runs the protocol on it.
 
     Returns:
         `(result, generator)`: `evaluate_generator`'s dict plus `model_dir`,
@@ -162,14 +164,20 @@ def evaluate_restored(model_dir, test, valid, checkpoint=None, **kwargs):
 
     >>> result, generator = evaluate_restored("runs/mnist", *load_protocol_data())  # doctest: +SKIP
     """
-    restored = restoring.load_generator(model_dir, checkpoint)
+    restored = restoring.load_generator(model_dir, checkpoint, ema)
     result = evaluate_generator(restored, test, valid, **kwargs)
     result["model_dir"] = os.path.abspath(model_dir)
     return result, restored.generator
 
 
 def evaluate_model_dir(
-    model_dir, checkpoint=None, data_dir=None, num_valid=parzen.NUM_VALID, num_test=None, **kwargs
+    model_dir,
+    checkpoint=None,
+    data_dir=None,
+    num_valid=parzen.NUM_VALID,
+    num_test=None,
+    ema=True,
+    **kwargs,
 ):
     """Restores a run's generator, loads the protocol's data, and evaluates.
 
@@ -180,6 +188,8 @@ def evaluate_model_dir(
         num_valid: validation images that choose sigma.
         num_test: test images scored (default: all); they are also the
             reference of the Frechet distance.
+        ema: evaluate the averaged generator if the run kept one
+            (`--ema_decay`); False: the trained weights themselves.
         **kwargs: passed to `evaluate_generator` (`classifier_metrics`) and
             `parzen.parzen_evaluate`.
 
@@ -190,7 +200,7 @@ def evaluate_model_dir(
 
     >>> result = evaluate_model_dir("runs/mnist", num_samples=1000)  # doctest: +SKIP
     """
-    restored = restoring.load_generator(model_dir, checkpoint)
+    restored = restoring.load_generator(model_dir, checkpoint, ema)
     config = load_config(model_dir)
     dataset = config.dataset if config else "mnist"
     test, valid = load_protocol_data(
@@ -212,7 +222,7 @@ class ParzenCallback(EveryEpochs):
     CSVLogger, which takes its columns from the first epoch, has the column.
 
     Args:
-        generator: the `Generator` to evaluate, or None for `model.generator`
+        generator: the `Generator` to evaluate, or None for `inference_generator`
             of the model being trained (a `GAN`).
         valid: validation images; the first `num_valid` choose sigma.
         test: the images scored (the first `num_test`; default all).
@@ -281,7 +291,7 @@ class ClassifierMetricsCallback(EveryEpochs):
 
     Args:
         generator: the `Generator` to evaluate (28x28x1 images), or None for
-            `model.generator` of the model being trained (a `GAN`).
+            `inference_generator` of the model being trained (a `GAN`).
         reference_images: real images for the Frechet distance, uint8 or
             float in [0, 1], `[n, 28, 28, 1]` (their features are computed
             once, here).
@@ -356,6 +366,12 @@ def define_flags():
         [repr(float(s)) for s in parzen.DEFAULT_SIGMAS],
         "Candidate kernel widths (default: logspace(-1, 0, 10)).",
     )
+    flags.DEFINE_bool(
+        "ema",
+        True,
+        "Evaluate the averaged generator when the run kept one (train.py --ema_decay); "
+        "--noema evaluates the trained weights themselves.",
+    )
     flags.DEFINE_integer("num_valid", parzen.NUM_VALID, "Validation images that choose sigma.")
     flags.DEFINE_integer("num_test", None, "Test images scored (default: all).")
     flags.DEFINE_list("seed", [str(s) for s in parzen.SAMPLE_SEED], "Two ints: the noise seed of the samples.")
@@ -406,6 +422,7 @@ def main(argv):
         result = evaluate_model_dir(
             FLAGS.model_dir,
             checkpoint=FLAGS.checkpoint,
+            ema=FLAGS.ema,
             data_dir=FLAGS.data_dir,
             num_valid=FLAGS.num_valid,
             num_test=FLAGS.num_test,
@@ -421,6 +438,8 @@ def main(argv):
     output = FLAGS.output or os.path.join(FLAGS.model_dir, RESULT_FILE)
     write_json(output, result)
     print(parzen.table1_line(result))
+    weights = "averaged (EMA) weights" if result["ema"] else "trained weights"
+    print(f"Generator: {weights} from {result['source']}, epoch {result['epoch']}.")
     if "classifier_metrics" in result:
         print(metrics_lib.result_line(result["classifier_metrics"]))
     elif FLAGS.classifier_metrics:

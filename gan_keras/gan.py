@@ -52,15 +52,30 @@ class GAN(keras.Model):
     Losses are averaged over the *global* batch (`tf.nn.compute_average_loss`),
     so the update is the same on one device and on N replicas.
 
+    Weight averaging (not in the paper): with `ema_decay` in (0, 1), the GAN
+    also keeps `ema_generator`, an exponential moving average of G's weights,
+    `ema <- ema_decay * ema + (1 - ema_decay) * G` after every G step, which
+    starts as a copy of G. It does not change training; it is the generator
+    to sample from (`inference_generator`), because averaging smooths out the
+    step-to-step oscillation of adversarial training (Yazici et al., 2019).
+
     Example:
 
-    >>> gan = GAN(Generator(), Discriminator(), seed=0)
+    >>> gan = GAN(Generator(), Discriminator(), seed=0, ema_decay=0.9999)
     >>> gan.compile(d_optimizer=paper_optimizer(), g_optimizer=paper_optimizer())
     >>> gan.fit(dataset, epochs=1, steps_per_epoch=500)  # doctest: +SKIP
+    >>> gan.inference_generator.sample(16, seed=[0, 0])  # doctest: +SKIP
     """
 
     def __init__(
-        self, generator, discriminator, k=1, update="simultaneous", seed=None, **kwargs
+        self,
+        generator,
+        discriminator,
+        k=1,
+        update="simultaneous",
+        seed=None,
+        ema_decay=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if update not in UPDATES:
@@ -74,8 +89,17 @@ class GAN(keras.Model):
                 f"generator and discriminator must have the same num_classes; got "
                 f"{num_classes(generator)} and {num_classes(discriminator)}."
             )
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), or None for no averaging; got {ema_decay}.")
         self.generator = generator
         self.discriminator = discriminator
+        self.ema_decay = ema_decay
+        self.ema_generator = None
+        if ema_decay is not None:
+            self.ema_generator = generator.__class__.from_config(
+                {**generator.get_config(), "name": f"ema_{generator.name}"}
+            )
+            self.ema_generator.trainable = False
         self.k = int(k)
         self.update = update
         self.seed = seed
@@ -102,10 +126,23 @@ class GAN(keras.Model):
         self.g_loss = g_loss
 
     def build(self, input_shape=None):
-        """Builds G and D (the GAN has no weights of its own)."""
+        """Builds G and D, and the EMA generator as a copy of G (the GAN has no weights of its own)."""
         for network in (self.generator, self.discriminator):
             if not network.built:
                 network.build()
+        if self.ema_generator is not None and not self.ema_generator.built:
+            self.ema_generator.build()
+            self.reset_ema()
+
+    @property
+    def inference_generator(self):
+        """The generator to sample from: `ema_generator` if weights are averaged, else `generator`."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
+    def reset_ema(self):
+        """Sets the EMA generator's weights to G's (e.g. when averaging starts mid-run)."""
+        for average, variable in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(variable)
 
     def build_optimizers(self):
         """Builds both networks and creates the optimisers' slots.
@@ -208,6 +245,7 @@ class GAN(keras.Model):
         del tape
         self.d_optimizer.apply(d_grads, d_vars)
         self.g_optimizer.apply(g_grads, g_vars)
+        self._update_ema()
         return self._record(d_loss, g_loss, real_logits, fake_logits)
 
     def _alternating_step(self, minibatches, label_batches):
@@ -231,7 +269,27 @@ class GAN(keras.Model):
             g_loss = losses.generator_loss(g_fake_logits, self.g_loss)
             g_objective = tf.nn.compute_average_loss(g_loss)
         self.g_optimizer.apply(tape.gradient(g_objective, g_vars), g_vars)
+        self._update_ema()
         return self._record(d_loss, g_loss, real_logits, fake_logits)
+
+    def _update_ema(self):
+        """ema <- decay * ema + (1 - decay) * G, on every replica's copy."""
+        if self.ema_generator is None:
+            return
+        decay = self.ema_decay
+
+        def update(strategy):
+            # Mirrored variables are updated in cross-replica context, as
+            # Keras' optimisers update theirs.
+            for average, variable in zip(self.ema_generator.weights, self.generator.weights):
+                strategy.extended.update(
+                    average.value,
+                    lambda a, v: a.assign(decay * a + (1 - decay) * v),
+                    args=(variable.value,),
+                    group=False,
+                )
+
+        tf.distribute.get_replica_context().merge_call(update)
 
     def get_config(self):
         config = super().get_config()
@@ -241,6 +299,7 @@ class GAN(keras.Model):
             k=self.k,
             update=self.update,
             seed=self.seed,
+            ema_decay=self.ema_decay,
         )
         return config
 

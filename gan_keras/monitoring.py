@@ -203,7 +203,7 @@ class FixedNoiseSamples(_StepSummaryCallback):
         super().on_epoch_end(epoch, logs)
 
     def _write(self):
-        grid = images_lib.sample_picture(self.model.generator, self.seed, self.rows, self.cols)
+        grid = images_lib.sample_picture(self.model.inference_generator, self.seed, self.rows, self.cols)
         with self.writer.as_default(step=global_step(self.model)):
             tf.summary.image(SAMPLES_TAG, grid[None])
 

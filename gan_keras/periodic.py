@@ -36,5 +36,8 @@ class EveryEpochs(keras.callbacks.Callback):
         return due
 
     def target_generator(self):
-        """The generator given, else `model.generator` of the model being trained (a `GAN`)."""
-        return self.generator if self.generator is not None else self.model.generator
+        """The generator given, else the `inference_generator` of the `GAN` being trained.
+
+        That is the EMA generator when the GAN averages G's weights, else G.
+        """
+        return self.generator if self.generator is not None else self.model.inference_generator

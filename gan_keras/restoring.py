@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from gan_keras import data as data_lib
 from gan_keras import training
+from gan_keras.checkpointing import EMA_KEY, has_ema
 from gan_keras.cli import first_line
 
 GENERATOR_FILE = "generator.keras"
@@ -30,13 +31,16 @@ class Restored:
     source: str  # the checkpoint or .keras file read
     step: int = None  # GAN steps trained (None for a .keras file)
     epoch: int = None  # finished epochs (None for a .keras file)
+    ema: bool = False  # whether these are G's averaged (EMA) weights
 
 
-def load_generator(model_dir, checkpoint=None):
+def load_generator(model_dir, checkpoint=None, ema=True):
     """The generator of a training run: newest checkpoint, `checkpoint`, or `generator.keras`.
 
     From a checkpoint only G, its optimiser (for the step) and the epoch are
-    read, and they must match; the discriminator is not needed.
+    read, and they must match; the discriminator is not needed. If the run
+    averaged G's weights (`--ema_decay`) the averaged generator is returned,
+    unless `ema=False` asks for the trained weights themselves.
 
     Raises:
         RestoreError: naming `--model_dir` or `--checkpoint`, if there is
@@ -59,7 +63,8 @@ def load_generator(model_dir, checkpoint=None):
     checkpoint_dir = os.path.join(model_dir, training.CHECKPOINT_SUBDIR)
     path = checkpoint or (config and tf.train.latest_checkpoint(checkpoint_dir))
     if path:
-        return _from_checkpoint(config, path, f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})")
+        source = f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})"
+        return _from_checkpoint(config, path, source, ema)
     keras_file = os.path.join(model_dir, GENERATOR_FILE)
     if os.path.exists(keras_file):
         return Restored(keras.saving.load_model(keras_file, compile=False), keras_file)
@@ -69,14 +74,16 @@ def load_generator(model_dir, checkpoint=None):
     )
 
 
-def _from_checkpoint(config, path, source):
+def _from_checkpoint(config, path, source, ema):
     gan = training.build_gan(
         config, data_lib.image_shape(config.dataset, config.data_dir), num_classes=config.num_classes()
     )
     epoch = tf.Variable(0, dtype=tf.int64)
-    # The names GANCheckpoint saves these under.
-    reader = tf.train.Checkpoint(generator=gan.generator, g_optimizer=gan.g_optimizer, epoch=epoch)
     try:
+        ema = ema and has_ema(path)
+        key, generator = (EMA_KEY, gan.ema_generator) if ema else ("generator", gan.generator)
+        # The names GANCheckpoint saves these under.
+        reader = tf.train.Checkpoint(**{key: generator}, g_optimizer=gan.g_optimizer, epoch=epoch)
         try:
             reader.restore(path).expect_partial().assert_existing_objects_matched()
         except AssertionError:
@@ -86,4 +93,4 @@ def _from_checkpoint(config, path, source):
             legacy.restore(path).expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError) as e:
         raise RestoreError(f"{source}: cannot restore the generator: {first_line(e)}") from None
-    return Restored(gan.generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()))
+    return Restored(generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()), ema)

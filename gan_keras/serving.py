@@ -228,11 +228,13 @@ def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES)
 
 
 def export_from_model_dir(
-    model_dir, export_dir, checkpoint=None, version=None, max_samples=DEFAULT_MAX_SAMPLES
+    model_dir, export_dir, checkpoint=None, version=None, max_samples=DEFAULT_MAX_SAMPLES, ema=True
 ):
     """Exports the generator of a training dir; what `export.py` runs.
 
-    The version is checked before anything is loaded. Returns the version dir.
+    The generator is the averaged one if the run kept it (`--ema_decay`),
+    unless `ema=False`. The version is checked before anything is loaded.
+    Returns the version dir.
 
     Example:
 
@@ -242,5 +244,5 @@ def export_from_model_dir(
     if max_samples < 1:
         raise ExportError(f"--max_samples must be >= 1; got {max_samples}.")
     version = resolve_version(export_dir, version)
-    generator = restoring.load_generator(model_dir, checkpoint).generator
+    generator = restoring.load_generator(model_dir, checkpoint, ema).generator
     return export(generator, export_dir, version, max_samples)

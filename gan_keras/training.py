@@ -65,6 +65,7 @@ class TrainConfig:
     momentum_initial: float = 0.5
     momentum_final: float = 0.7
     momentum_saturate_epoch: int = 250
+    ema_decay: float = 0.0
     seed: int = 0
     deterministic: bool = False
     strategy: str = "default"
@@ -125,6 +126,10 @@ class TrainConfig:
             raise ConfigError("--learning_rate must be > 0 and --min_learning_rate >= 0.")
         if self.lr_decay < 1:
             raise ConfigError(f"--lr_decay must be >= 1 (the lr is divided by it); got {self.lr_decay}.")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(
+                f"--ema_decay must be in [0, 1) (0: no weight averaging; e.g. 0.9999); got {self.ema_decay}."
+            )
         for name in ("momentum_initial", "momentum_final"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be in [0, 1); got {getattr(self, name)}.")
@@ -233,7 +238,14 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
         num_classes=num_classes,
         name="discriminator",
     )
-    gan = GAN(generator, discriminator, k=config.k, update=config.update, seed=config.seed)
+    gan = GAN(
+        generator,
+        discriminator,
+        k=config.k,
+        update=config.update,
+        seed=config.seed,
+        ema_decay=config.ema_decay or None,
+    )
 
     def optimizer(name, updates):
         return paper_optimizer(
@@ -331,7 +343,8 @@ def run(config, callbacks=()):
     there is one. Saves a checkpoint after every epoch, logs to TensorBoard in
     `config.model_dir/logs` (and the Parzen estimate every
     `config.parzen_every_epochs` epochs, if set) and, at the end,
-    `generator.keras` and `samples.png` in the model dir. Under a
+    `generator.keras` and `samples.png` in the model dir (from the EMA
+    generator if `config.ema_decay` is set). Under a
     multi-worker strategy only the chief writes there; the other workers
     restore from it and write their copies to temporary dirs.
 
@@ -388,6 +401,6 @@ def run(config, callbacks=()):
                 f"{e}; the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}."
             ) from None
     if chief:
-        save_generator(gan.generator, os.path.join(config.model_dir, "generator.keras"))
-        write_sample_grid(gan.generator, os.path.join(config.model_dir, "samples.png"))
+        save_generator(gan.inference_generator, os.path.join(config.model_dir, "generator.keras"))
+        write_sample_grid(gan.inference_generator, os.path.join(config.model_dir, "samples.png"))
     return gan

@@ -41,6 +41,8 @@ MIRRORED_VS_ONE_DEVICE = textwrap.dedent(
                           verbose=0, shuffle=False).history
         weights = [np.asarray(v) for v in gan.generator.variables + gan.discriminator.variables
                    if v.trainable]
+        if gan.ema_generator is not None:  # the average is kept on every replica alike
+            weights += [np.asarray(v) for v in gan.ema_generator.variables]
         return gan, history, weights
 
     one, one_history, one_weights = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
@@ -58,8 +60,13 @@ MIRRORED_VS_ONE_DEVICE = textwrap.dedent(
 
 @pytest.mark.parametrize(
     "settings",
-    [dict(update="simultaneous"), dict(update="alternating", k=2), dict(update="simultaneous", conditional=True)],
-    ids=["simultaneous", "alternating_k2", "conditional"],
+    [
+        dict(update="simultaneous"),
+        dict(update="alternating", k=2),
+        dict(update="simultaneous", conditional=True),
+        dict(update="simultaneous", ema_decay=0.5),
+    ],
+    ids=["simultaneous", "alternating_k2", "conditional", "ema"],
 )
 def test_mirrored_on_two_replicas_follows_the_one_device_trajectory(tfds_dir, settings):
     result = subprocess.run(
@@ -92,7 +99,7 @@ def test_multi_worker_training_with_two_processes(tfds_dir, tmp_path):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     flags = [
         f"--model_dir={model_dir}", "--strategy=multi_worker", "--epochs=1",
-        "--steps_per_epoch=4", "--verbose=0", "--log_every_steps=2",
+        "--steps_per_epoch=4", "--verbose=0", "--log_every_steps=2", "--ema_decay=0.5",
     ]
     workers = []
     try:
@@ -115,5 +122,6 @@ def test_multi_worker_training_with_two_processes(tfds_dir, tmp_path):
     other = tf.train.load_checkpoint(os.path.join(model_dir, "workers", "worker-1", "checkpoints", "ckpt-1"))
     names = [n for n in chief.get_variable_to_shape_map() if "OBJECT_GRAPH" not in n]
     assert chief.get_tensor("g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 4
+    assert any(name.startswith("ema_generator/") for name in names)  # averaged on both workers alike
     for name in names:
         np.testing.assert_array_equal(chief.get_tensor(name), other.get_tensor(name), err_msg=name)
