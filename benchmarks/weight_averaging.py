@@ -1,0 +1,87 @@
+"""Does averaging G's weights over the last epochs raise the Parzen estimate?
+
+    TFDS_DATA_DIR=... python benchmarks/weight_averaging.py \\
+        --model_dir=/work/runs/paper --checkpoint_dir=/work/runs/paper_archive --windows=1,7,14,20
+
+takes the newest checkpoints of a run (one per epoch: a training run keeps only
+3, so copy them aside while it trains), averages G's weights uniformly over
+the last K of them for each K in `--windows`, and scores each average with the
+full Parzen protocol. K=1 is the trained generator itself. This is the
+evidence behind `train.py --ema_decay` (an exponential moving average, kept
+during training, needs no saved checkpoints); results go to
+`benchmarks/weight_averaging.json`, which `parzen_reproduction.py` quotes.
+"""
+
+import datetime
+import glob
+import os
+import re
+
+import numpy as np
+from absl import app, flags
+
+from gan_keras import cli, parzen
+from gan_keras.evaluate import load_protocol_data, write_json
+from gan_keras.restoring import load_generator
+from gan_keras.training import CHECKPOINT_SUBDIR, load_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+flags.DEFINE_string("model_dir", None, "The training run (its config.json builds G).")
+flags.DEFINE_string("checkpoint_dir", None, "Dir of the run's per-epoch checkpoints (default: MODEL_DIR/checkpoints).")
+flags.DEFINE_list("windows", ["1", "7", "14", "20"], "Numbers of newest checkpoints to average.")
+flags.DEFINE_string("output", os.path.join(REPO, "benchmarks", "weight_averaging.json"), "Where results go.")
+flags.mark_flag_as_required("model_dir")
+FLAGS = flags.FLAGS
+
+
+def epoch_checkpoints(directory):
+    """Checkpoint paths `.../ckpt-N` in `directory`, oldest first."""
+    paths = [p[: -len(".index")] for p in glob.glob(os.path.join(directory, "ckpt-*.index"))]
+    return sorted(paths, key=lambda p: int(re.search(r"ckpt-(\d+)$", p).group(1)))
+
+
+def average_weights(weight_lists):
+    """The element-wise mean of several `get_weights()` lists."""
+    return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
+
+
+def main(argv):
+    del argv
+    windows = sorted({int(k) for k in FLAGS.windows})
+    if not windows or windows[0] < 1:
+        cli.fail("weight_averaging.py", f"--windows must be integers >= 1; got {FLAGS.windows}.")
+    config = load_config(FLAGS.model_dir)
+    if config is None:
+        cli.fail("weight_averaging.py", f"--model_dir={FLAGS.model_dir} holds no config.json.")
+    directory = FLAGS.checkpoint_dir or os.path.join(FLAGS.model_dir, CHECKPOINT_SUBDIR)
+    paths = epoch_checkpoints(directory)[-windows[-1]:]
+    if len(paths) < windows[-1]:
+        cli.fail(
+            "weight_averaging.py",
+            f"--windows asks for {windows[-1]} checkpoints; --checkpoint_dir={directory} has {len(paths)}.",
+        )
+    restored = [load_generator(FLAGS.model_dir, checkpoint=p, ema=False) for p in paths]
+    generator = restored[-1].generator
+    weights = [r.generator.get_weights() for r in restored]
+    test, valid = load_protocol_data(config.dataset, config.data_dir)
+    results = []
+    for k in windows:
+        generator.set_weights(average_weights(weights[-k:]))
+        result = parzen.parzen_evaluate(generator, test, valid)
+        result.update(window=k, first_epoch=restored[-k].epoch, last_epoch=restored[-1].epoch)
+        results.append(result)
+        print(f"last {k} epochs ({restored[-k].epoch}-{restored[-1].epoch}): {parzen.table1_line(result)}")
+    write_json(
+        FLAGS.output,
+        {
+            "model_dir": os.path.abspath(FLAGS.model_dir),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "results": results,
+        },
+    )
+    print(f"Wrote {FLAGS.output}.")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.flags_parser("weight_averaging.py"))
