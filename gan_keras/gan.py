@@ -141,7 +141,7 @@ class GAN(keras.Model):
 
     def reset_ema(self):
         """Sets the EMA generator's weights to G's (e.g. when averaging starts mid-run)."""
-        for average, variable in zip(self.ema_generator.weights, self.generator.weights):
+        for average, variable in zip(self.ema_generator.weights, self.generator.weights, strict=True):
             average.assign(variable)
 
     def build_optimizers(self):
@@ -281,7 +281,7 @@ class GAN(keras.Model):
         def update(strategy):
             # Mirrored variables are updated in cross-replica context, as
             # Keras' optimisers update theirs.
-            for average, variable in zip(self.ema_generator.weights, self.generator.weights):
+            for average, variable in zip(self.ema_generator.weights, self.generator.weights, strict=True):
                 strategy.extended.update(
                     average.value,
                     lambda a, v: a.assign(decay * a + (1 - decay) * v),

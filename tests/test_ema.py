@@ -82,6 +82,21 @@ def test_the_average_is_the_same_under_xla_and_several_steps_per_call(compile_ar
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "arch, image_shape, num_classes",
+    [("conv", (28, 28, 1), 0), ("points", (2,), 0), ("mlp", (28, 28, 1), 10)],
+    ids=["conv", "points", "conditional"],
+)
+def test_every_generator_kind_is_averaged(arch, image_shape, num_classes):
+    from gan_keras.training import build_gan
+
+    gan = build_gan(TrainConfig(arch=arch, ema_decay=DECAY), image_shape, num_classes=num_classes)
+    assert gan.ema_generator.num_classes == num_classes
+    for e, g in zip(gan.ema_generator.weights, gan.generator.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(e), np.asarray(g))
+    assert gan.inference_generator.sample(3, seed=SEED).shape == (3, *image_shape)
+
+
 def test_bad_decay_is_refused_naming_the_argument():
     for decay in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match=r"^ema_decay must be in \(0, 1\)"):
