@@ -7,10 +7,11 @@ weights, the EMA generator. The GAN step counter is the generator optimiser's
 `iterations`.
 """
 
-EMA_KEY = "ema_generator"
-
 import keras
 import tensorflow as tf
+
+# The checkpoint key of the averaged generator (a run with --ema_decay).
+EMA_KEY = "ema_generator"
 
 
 def seed_states(gan):
