@@ -1,19 +1,24 @@
 """Reproduces Table 1: the Parzen estimate of a long training run, written up.
 
     TFDS_DATA_DIR=... taskset -c 0 python benchmarks/parzen_reproduction.py \\
-        --model_dir=/work/runs/paper --log=/work/runs/paper.log
+        --model_dir=/work/runs/paper_ema --log=/work/runs/paper.log,/work/runs/paper_ema.log \\
+        --continues=/work/runs/paper --continued_at_epoch=465
 
 evaluates the run's newest checkpoint (or `--checkpoints=all` for every kept
 one, or a list of paths) with the full protocol (10,000 samples, sigma from
-logspace(-1, 0, 10) on 1,000 validation images, 10,000 test images), appends
-the results to `benchmarks/parzen_reproduction.json`, measures the same
-protocol with 10,000 real training images as the centres (once; cached in
-that file), writes a sample grid `docs/samples_epochN.png` and rewrites
-`docs/results.md` from all recorded results. The training run keeps only its
-last 3 checkpoints, so run this while it trains to record a learning curve.
+logspace(-1, 0, 10) on 1,000 validation images, 10,000 test images): the
+trained generator and, if the run averages G's weights (`--ema_decay`), the
+averaged one. It appends the results to `benchmarks/parzen_reproduction.json`,
+measures the same protocol with 10,000 real training images as the centres
+(once; cached in that file), writes a sample grid `docs/samples_epochN.png`
+and rewrites `docs/results.md` from all recorded results. The training run
+keeps only its last 3 checkpoints, so run this while it trains to record a
+learning curve. `--continues` names the model dir of the same run's earlier
+epochs, when it was continued in a new one.
 """
 
 import datetime
+import glob
 import json
 import os
 import re
@@ -25,6 +30,7 @@ from absl import app, flags
 from gan_keras import cli, parzen
 from gan_keras import data as data_lib
 from gan_keras import images as images_lib
+from gan_keras.checkpointing import has_ema
 from gan_keras.evaluate import evaluate_restored, load_protocol_data, write_json
 from gan_keras.training import CHECKPOINT_SUBDIR, CONFIG_FILE, load_config
 
@@ -32,7 +38,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_string("model_dir", None, "The training run to evaluate.")
 flags.DEFINE_list("checkpoints", ["latest"], "'latest', 'all' (every kept checkpoint) or paths.")
-flags.DEFINE_string("log", None, "The run's training log (for per-epoch training times).")
+flags.DEFINE_list("log", [], "The run's training logs, oldest first (for per-epoch training times).")
+flags.DEFINE_string("continues", None, "Model dir of the same run's earlier epochs, if it was continued in --model_dir.")
+flags.DEFINE_integer("continued_at_epoch", None, "The epoch at which --model_dir took over from --continues.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: the run's, then $TFDS_DATA_DIR).")
 flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "parzen_reproduction.json"), "Recorded results.")
 flags.DEFINE_string("docs_dir", os.path.join(REPO, "docs"), "Where results.md and sample grids go.")
@@ -65,12 +73,13 @@ def checkpoint_paths(model_dir, which):
     return paths if which == ["all"] else paths[:1]
 
 
-def epoch_seconds_from_log(path):
-    """Per-epoch training seconds from a Keras `verbose=2` log ("500/500 - 23s - ...")."""
-    if not path:
-        return []
-    with open(path, errors="replace") as f:
-        return [int(m.group(1)) for m in re.finditer(r"^\d+/\d+ - (\d+)s - ", f.read(), re.M)]
+def epoch_seconds_from_log(paths):
+    """Per-epoch training seconds from Keras `verbose=2` logs ("500/500 - 23s - ..."), in order."""
+    seconds = []
+    for path in paths:
+        with open(path, errors="replace") as f:
+            seconds += [int(m.group(1)) for m in re.finditer(r"^\d+/\d+ - (\d+)s - ", f.read(), re.M)]
+    return seconds
 
 
 def training_hours(result, epoch_seconds):
@@ -101,25 +110,38 @@ def load_records(path):
         return json.load(f)
 
 
+def _key(result):
+    return result["model_dir"], result["epoch"], result.get("ema", False)
+
+
 def record(records, result):
-    """Adds or replaces the evaluation of the same model dir and epoch."""
-    key = (result["model_dir"], result["epoch"])
-    records["evaluations"] = [
-        r for r in records["evaluations"] if (r["model_dir"], r["epoch"]) != key
-    ] + [result]
-    records["evaluations"].sort(key=lambda r: (r["model_dir"], r["epoch"] or 0))
+    """Adds or replaces the evaluation of the same model dir, epoch and weights (trained or EMA)."""
+    records["evaluations"] = [r for r in records["evaluations"] if _key(r) != _key(result)] + [result]
+    records["evaluations"].sort(key=lambda r: (r["model_dir"], r["epoch"] or 0, r.get("ema", False)))
 
 
 def write_samples(generator, epoch, docs_dir):
-    """A 10x10 grid of samples (seed (0, 0)) as docs/samples_epochN.png; returns its name."""
+    """A 10x10 grid of samples (seed (0, 0)) as docs/samples_epochN.png, replacing older grids; returns its name."""
     name = f"samples_epoch{epoch}.png"
     samples = generator.sample(100, seed=np.asarray((0, 0), np.int32))
     images_lib.write_png(os.path.join(docs_dir, name), images_lib.image_grid(np.asarray(samples), 10, 10))
+    for old in glob.glob(os.path.join(docs_dir, "samples_epoch*.png")):
+        if os.path.basename(old) != name:
+            os.remove(old)
     return name
 
 
 def fmt(result):
     return f"{result['log_likelihood']:.1f} +/- {result['standard_error']:.1f}"
+
+
+def benchmark_results(name):
+    """The results file `benchmarks/NAME` of another benchmark, or None if it has not run."""
+    path = os.path.join(REPO, "benchmarks", name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def shortfall_markdown(runs, target):
@@ -151,10 +173,8 @@ def shortfall_markdown(runs, target):
         "collapses (D wins by epoch 7), seeds 1 and 2 train "
         "([reliability.md](reliability.md#mode-collapse-when-the-discriminator-wins)).",
     ]
-    ablation = os.path.join(REPO, "benchmarks", "parzen_ablation.json")
-    if os.path.exists(ablation):
-        with open(ablation) as f:
-            sweep = json.load(f)
+    sweep = benchmark_results("parzen_ablation.json")
+    if sweep:
         results = ", ".join(
             f"{name} {r['log_likelihood']:.1f}"
             + (f" ({r['classifier_metrics']['classes_covered']}/10 classes)" if "classifier_metrics" in r else "")
@@ -169,10 +189,64 @@ def shortfall_markdown(runs, target):
     return lines
 
 
-def results_markdown(config, records, model_dir, epoch_seconds, grid):
-    """docs/results.md from the recorded evaluations of `model_dir`."""
-    runs = [r for r in records["evaluations"] if r["model_dir"] == os.path.abspath(model_dir)]
-    last = runs[-1]
+def run_curves(records, model_dirs):
+    """`(trained, averaged)`: the run's evaluations by epoch, of G's trained and averaged weights."""
+    dirs = [os.path.abspath(d) for d in model_dirs if d]
+    runs = [r for r in records["evaluations"] if r["model_dir"] in dirs]
+    trained = {r["epoch"]: r for r in runs if not r.get("ema", False)}
+    averaged = {r["epoch"]: r for r in runs if r.get("ema", False)}
+    return dict(sorted(trained.items())), dict(sorted(averaged.items()))
+
+
+def averaging_markdown(decay):
+    """What weight averaging is, and the measured averages of the run's last epochs."""
+    lines = [
+        "",
+        "## Averaging G's weights",
+        "",
+        "Not in the paper. Adversarial training does not settle: G's weights keep circling "
+        "around a good region, and the samples of any one step carry that step's wobble. "
+        f"`train.py --ema_decay={decay}` keeps an exponential moving average of G's weights "
+        "(`ema <- decay * ema + (1 - decay) * G` after every G step; about the last "
+        f"{1 / (1 - decay):,.0f} steps) next to training, which it does not change; evaluation, "
+        "sample grids and export use the average (`--noema` for the trained weights). It is "
+        "standard practice in GAN training (Yazici et al., 2019; Karras et al., 2018).",
+    ]
+    sweep = benchmark_results("weight_averaging.json")
+    if sweep:
+        lines += [
+            "",
+            "Why: `benchmarks/weight_averaging.py` averaged the paper run's G uniformly over its "
+            "last K epoch-end checkpoints, before any averaging was used in training:",
+            "",
+            "| epochs averaged | epochs | log-likelihood (nats) |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {r['window']} | {r['first_epoch']}-{r['last_epoch']} | {fmt(r)} |" for r in sweep["results"]
+        ]
+    return lines
+
+
+def lineage_markdown(model_dir, continues, continued_at):
+    if not continues:
+        return [f"Model dir `{model_dir}`, trained by `train.py` with these settings (its `config.json`):"]
+    return [
+        f"Epochs 1-{continued_at} were trained in `{continues}` by a frozen copy of the code at "
+        "the start of the run, with the settings below but without `--ema_decay`. The checkpoint "
+        f"format has changed since, so the epoch-{continued_at} checkpoint was converted (same "
+        f"weights, optimiser slots and step) and training continued in `{model_dir}` with the "
+        f"current code and the settings below (its `config.json`). The average of G's weights "
+        f"starts at epoch {continued_at} as a copy of G.",
+    ]
+
+
+def results_markdown(config, records, model_dir, epoch_seconds, grid, continues=None, continued_at=None):
+    """docs/results.md from the recorded evaluations of the run (`continues`, then `model_dir`)."""
+    trained, averaged = run_curves(records, [continues, model_dir])
+    epoch = max(trained)
+    last = trained[epoch]
+    best = averaged.get(epoch, last)
     real = records["real_data"]
     table1 = TABLE1[-1]
     lines = [
@@ -184,21 +258,35 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
         "",
         "## Summary",
         "",
-        f"At epoch {last['epoch']} the paper preset scores **{fmt(last)} nats** "
-        f"(sigma = {last['sigma']:.3f}, {last['num_samples']} samples, {last['num_test']} test "
-        f"images), {table1[1] - last['log_likelihood']:.1f} nats below the paper's adversarial "
-        f"nets ({table1[1]} +/- {table1[2]:.0f}).",
     ]
-    peer_epoch = min(PEER_CURVE, key=lambda e: abs(e - last["epoch"]))
-    lines.append(
-        f"A PyTorch re-implementation of the same configuration scored {PEER_CURVE[peer_epoch]} "
-        f"at epoch {peer_epoch}."
+    gap = best["log_likelihood"] - table1[1]
+    verdict = (
+        f"{gap:.1f} nats above the paper's adversarial nets ({table1[1]} +/- {table1[2]:.0f})"
+        if gap >= 0
+        else f"{-gap:.1f} nats below the paper's adversarial nets ({table1[1]} +/- {table1[2]:.0f})"
     )
-    if len(runs) > 1:
-        first = runs[0]
-        rate = (last["log_likelihood"] - first["log_likelihood"]) / (last["epoch"] - first["epoch"])
+    if best is not last:
         lines.append(
-            f"From epoch {first['epoch']} to {last['epoch']} the estimate rose by "
+            f"At epoch {epoch} the paper preset scores **{fmt(best)} nats** with G's weights "
+            f"averaged (EMA, decay {config.ema_decay}; sigma = {best['sigma']:.3f}, "
+            f"{best['num_samples']} samples, {best['num_test']} test images), {verdict}. Its "
+            f"trained weights themselves score {fmt(last)}."
+        )
+    else:
+        lines.append(
+            f"At epoch {epoch} the paper preset scores **{fmt(last)} nats** (sigma = "
+            f"{last['sigma']:.3f}, {last['num_samples']} samples, {last['num_test']} test images), {verdict}."
+        )
+    peer_epoch = min(PEER_CURVE, key=lambda e: abs(e - epoch))
+    lines.append(
+        f"A PyTorch re-implementation of the same configuration (trained weights) scored "
+        f"{PEER_CURVE[peer_epoch]} at epoch {peer_epoch}."
+    )
+    if len(trained) > 1:
+        first = next(iter(trained.values()))
+        rate = (last["log_likelihood"] - first["log_likelihood"]) / (epoch - first["epoch"])
+        lines.append(
+            f"From epoch {first['epoch']} to {epoch} the trained weights' estimate rose by "
             f"{10 * rate:.1f} nats per 10 epochs."
         )
     if real:
@@ -208,40 +296,35 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
             "It is a calibration, not a ceiling: samples that copy or average training "
             "images can score higher."
         )
-    lines += shortfall_markdown(runs, table1[1])
-    lines += [
-        "",
-        "## The run",
-        "",
-        f"Model dir `{model_dir}`, trained by `train.py` (a frozen copy of the code at the start "
-        "of the run) with these settings (its `config.json`, as written):",
-        "",
-        "| flag | value |",
-        "|---|---|",
-    ]
+    lines += shortfall_markdown(list(trained.values()), table1[1]) if gap < 0 else []
+    lines += averaging_markdown(config.ema_decay) if config.ema_decay else []
+    lines += ["", "## The run", ""] + lineage_markdown(model_dir, continues, continued_at)
+    lines += ["", "| flag | value |", "|---|---|"]
     with open(os.path.join(model_dir, CONFIG_FILE)) as f:
         lines += [f"| --{k} | {v} |" for k, v in json.load(f).items()]
     if epoch_seconds:
         lines += [
             "",
-            f"Training log: {len(epoch_seconds)} epochs finished, {sum(epoch_seconds) / 3600:.2f} h "
+            f"Training logs: {len(epoch_seconds)} epochs finished, {sum(epoch_seconds) / 3600:.2f} h "
             f"of training ({np.median(epoch_seconds):.0f} s per epoch, median) on one core.",
         ]
     lines += [
         "",
         "## Parzen estimate by epoch",
         "",
-        "Training time: the sum of the per-epoch times of the training log up to that epoch "
-        "(without a log: from config.json's time to the checkpoint's, which a resumed run resets).",
+        "Training time: the sum of the per-epoch times of the training logs up to that epoch "
+        "(without logs: from config.json's time to the checkpoint's, which a resumed run resets). "
+        "Sigma is chosen separately for each generator.",
         "",
-        "| epoch | training time (h) | sigma | log-likelihood (nats) | samples | test images |",
-        "|---|---|---|---|---|---|",
+        "| epoch | training time (h) | trained weights: nats (sigma) | averaged weights (EMA): nats (sigma) |",
+        "|---|---|---|---|",
     ]
-    lines += [
-        f"| {r['epoch']} | {training_hours(r, epoch_seconds):.2f} | {r['sigma']:.3f} | {fmt(r)} | "
-        f"{r['num_samples']} | {r['num_test']} |"
-        for r in runs
-    ]
+    for e, r in trained.items():
+        ema = averaged.get(e)
+        ema_cell = f"{fmt(ema)} ({ema['sigma']:.3f})" if ema else ""
+        lines.append(
+            f"| {e} | {training_hours(r, epoch_seconds):.2f} | {fmt(r)} ({r['sigma']:.3f}) | {ema_cell} |"
+        )
     lines += [
         "",
         "## Against Table 1 and real data",
@@ -250,9 +333,12 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
         "|---|---|",
     ]
     lines += [f"| {name} (paper) | {mean} +/- {se} |" for name, mean, se in TABLE1]
-    lines.append(f"| **this package, paper preset, epoch {last['epoch']}** | **{fmt(last)}** |")
+    if best is not last:
+        lines.append(f"| **this package, paper preset, epoch {epoch}, averaged G (EMA)** | **{fmt(best)}** |")
+    lines.append(f"| this package, paper preset, epoch {epoch}, trained G | {fmt(last)} |")
     if real:
         lines.append(f"| 10,000 real training images as centres (measured here) | {fmt(real)} |")
+    weights = "the averaged generator" if best is not last else "the generator"
     lines += [
         "",
         "A PyTorch re-implementation of the same configuration on this machine "
@@ -260,23 +346,42 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid):
         + ", ".join(f"{e}: {v}" for e, v in PEER_CURVE.items())
         + ".",
         "",
-        f"## Samples at epoch {last['epoch']}",
+        f"## Samples at epoch {epoch}",
         "",
-        f"![samples at epoch {last['epoch']}]({grid})",
+        f"![samples at epoch {epoch}]({grid})",
         "",
-        "100 samples drawn with seed (0, 0) (the Parzen centres use seed "
+        f"100 samples of {weights}, drawn with seed (0, 0) (the Parzen centres use seed "
         f"{tuple(parzen.SAMPLE_SEED)}).",
         "",
         "## Reproduce",
         "",
+        "From scratch, the average then covers the whole run rather than starting at "
+        f"epoch {continued_at}:" if continues else "",
+        "",
         "```",
-        f"python train.py --model_dir={model_dir} --epochs={config.epochs} --verbose=2",
-        f"python -m gan_keras.evaluate --model_dir={model_dir}",
+        f"python train.py --model_dir={model_dir} --epochs={config.epochs}"
+        + (f" --ema_decay={config.ema_decay}" if config.ema_decay else "")
+        + " --verbose=2",
+        f"python -m gan_keras.evaluate --model_dir={model_dir}"
+        + ("            # the averaged G; --noema: the trained one" if config.ema_decay else ""),
         f"python benchmarks/parzen_reproduction.py --model_dir={model_dir}",
         "```",
         "",
     ]
     return "\n".join(lines)
+
+
+def evaluate_checkpoint(model_dir, test, valid, path, records):
+    """Evaluates the trained and (if kept) averaged G of a checkpoint; returns the generator for the grid."""
+    hours = wall_hours(model_dir, path)
+    generator = None
+    for ema in (False, True) if has_ema(path) else (False,):
+        result, generator = evaluate_restored(model_dir, test, valid, checkpoint=path, ema=ema)
+        result["wall_hours"] = round(hours, 3)
+        record(records, result)
+        weights = "averaged G" if ema else "trained G"
+        print(f"epoch {result['epoch']}, {weights}: {parzen.table1_line(result)}")
+    return result["epoch"], generator
 
 
 def main(argv):
@@ -285,6 +390,8 @@ def main(argv):
     config = load_config(model_dir)
     if config is None:
         cli.fail("parzen_reproduction.py", f"--model_dir={model_dir} holds no config.json.")
+    if FLAGS.continues and FLAGS.continued_at_epoch is None:
+        cli.fail("parzen_reproduction.py", "--continues needs --continued_at_epoch (the epoch of the hand-over).")
     data_dir = FLAGS.data_dir or config.data_dir
     test, valid = load_protocol_data(config.dataset, data_dir)
     records = load_records(FLAGS.results)
@@ -293,16 +400,12 @@ def main(argv):
     grid = None
     for path in checkpoint_paths(model_dir, FLAGS.checkpoints):
         try:
-            hours = wall_hours(model_dir, path)
-            result, generator = evaluate_restored(model_dir, test, valid, checkpoint=path)
+            epoch, generator = evaluate_checkpoint(model_dir, test, valid, path, records)
         except (ValueError, OSError, tf.errors.NotFoundError) as e:
             print(f"skipped {path}: {e}")  # the run may have deleted it meanwhile
             continue
-        result["wall_hours"] = round(hours, 3)
-        record(records, result)
         if grid is None:
-            grid = write_samples(generator, result["epoch"], FLAGS.docs_dir)
-        print(f"epoch {result['epoch']}: {parzen.table1_line(result)}")
+            grid = write_samples(generator, epoch, FLAGS.docs_dir)
 
     if records["real_data"] is None or FLAGS.recompute_real:
         records["real_data"] = real_data_calibration(config.dataset, data_dir, test, valid)
@@ -312,7 +415,10 @@ def main(argv):
 
     if grid is None:
         cli.fail("parzen_reproduction.py", "no checkpoint could be evaluated.")
-    markdown = results_markdown(config, records, model_dir, epoch_seconds_from_log(FLAGS.log), grid)
+    markdown = results_markdown(
+        config, records, model_dir, epoch_seconds_from_log(FLAGS.log), grid,
+        FLAGS.continues, FLAGS.continued_at_epoch,
+    )
     with open(os.path.join(FLAGS.docs_dir, "results.md"), "w") as f:
         f.write(markdown)
     print(f"Wrote {FLAGS.results} and {os.path.join(FLAGS.docs_dir, 'results.md')}.")
