@@ -97,6 +97,20 @@ def test_every_generator_kind_is_averaged(arch, image_shape, num_classes):
     assert gan.inference_generator.sample(3, seed=SEED).shape == (3, *image_shape)
 
 
+def test_metric_callbacks_score_the_average():
+    from gan_keras import parzen
+    from gan_keras.evaluate import ParzenCallback
+
+    images = np.random.default_rng(1).uniform(size=(60, 28, 28, 1)).astype("float32")
+    callback = ParzenCallback(None, images[:30], images[30:], num_samples=40)
+    gan = make_gan(DECAY)
+    history = gan.fit(training_data(3), epochs=1, verbose=0, callbacks=[callback])
+    logged = history.history[callback.key][-1]
+    for generator, same in ((gan.ema_generator, True), (gan.generator, False)):
+        result = parzen.parzen_evaluate(generator, images[30:], images[:30], num_samples=40)
+        assert (result["log_likelihood"] == pytest.approx(logged, abs=1e-6)) == same
+
+
 def test_bad_decay_is_refused_naming_the_argument():
     for decay in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match=r"^ema_decay must be in \(0, 1\)"):
