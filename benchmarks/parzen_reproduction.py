@@ -158,9 +158,9 @@ def shortfall_markdown(runs, target):
         if rate > 0:
             lines.append(
                 f"Length of training, first of all: over its last {recent[-1]['epoch'] - recent[0]['epoch']} "
-                f"evaluated epochs the estimate still rose by {10 * rate:.1f} nats per 10 epochs. At that "
-                f"rate (if it held, which the slowing curve suggests it will not) {target} would take "
-                f"about {(target - last['log_likelihood']) / rate:.0f} more epochs. The released "
+                f"evaluated epochs the trained weights' estimate still rose by {10 * rate:.1f} nats per "
+                f"10 epochs. At that rate (if it held, which the slowing curve suggests it will not) they "
+                f"would reach {target} in about {(target - last['log_likelihood']) / rate:.0f} more epochs. The released "
                 "configuration has no stopping rule; the paper does not say how long it trained."
             )
     lines += [
@@ -187,6 +187,16 @@ def shortfall_markdown(runs, target):
             "not see ([metrics.md](metrics.md))."
         )
     return lines
+
+
+def classifier_comparison(averaged, trained):
+    """MNIST score, Frechet distance and classes covered of the averaged vs the trained G."""
+    a, t = averaged["classifier_metrics"], trained["classifier_metrics"]
+    return (
+        f"MNIST score {a['mnist_score']:.2f} (trained G: {t['mnist_score']:.2f}), Frechet distance "
+        f"{a['frechet_distance']:.2f} ({t['frechet_distance']:.2f}), classes covered "
+        f"{a['classes_covered']}/10 ({t['classes_covered']}/10)"
+    )
 
 
 def run_curves(records, model_dirs):
@@ -276,6 +286,11 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid, continues=
         lines.append(
             f"At epoch {epoch} the paper preset scores **{fmt(last)} nats** (sigma = "
             f"{last['sigma']:.3f}, {last['num_samples']} samples, {last['num_test']} test images), {verdict}."
+        )
+    if best is not last and "classifier_metrics" in best and "classifier_metrics" in last:
+        lines.append(
+            "The classifier metrics of the same samples ([metrics.md](metrics.md)) say the "
+            "average is better, not narrower: " + classifier_comparison(best, last) + "."
         )
     peer_epoch = min(PEER_CURVE, key=lambda e: abs(e - epoch))
     lines.append(
