@@ -170,7 +170,7 @@ def shortfall_markdown(runs, target):
         "simultaneous update, SGD schedule; `scale_grads` is 0 there). What else we measured:",
         "",
         "- The early epochs decide whether a run trains at all: seed 0 of the current code "
-        "collapses (D wins by epoch 7), seeds 1 and 2 train "
+        "collapses (D wins by epoch 7), seeds 1 to 5 train "
         "([reliability.md](reliability.md#mode-collapse-when-the-discriminator-wins)).",
     ]
     sweep = benchmark_results("parzen_ablation.json")
