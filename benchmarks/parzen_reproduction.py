@@ -226,8 +226,9 @@ def averaging_markdown(decay):
     if sweep:
         lines += [
             "",
-            "Why: `benchmarks/weight_averaging.py` averaged the paper run's G uniformly over its "
-            "last K epoch-end checkpoints, before any averaging was used in training:",
+            f"Why: `benchmarks/weight_averaging.py` averaged the trained G of `{sweep['model_dir']}` "
+            "uniformly over its last K epoch-end checkpoints (a tail average: it needs every "
+            "epoch's checkpoint kept, where the EMA needs none):",
             "",
             "| epochs averaged | epochs | log-likelihood (nats) |",
             "|---|---|---|",
