@@ -222,13 +222,13 @@ def averaging_markdown(decay):
         "sample grids and export use the average (`--noema` for the trained weights). It is "
         "standard practice in GAN training (Yazici et al., 2019; Karras et al., 2018).",
     ]
-    sweep = benchmark_results("weight_averaging.json")
-    if sweep:
+    sweeps = benchmark_results("weight_averaging.json")
+    for model_dir, sweep in (sweeps or {"runs": {}})["runs"].items():
         lines += [
             "",
-            f"Why: `benchmarks/weight_averaging.py` averaged the trained G of `{sweep['model_dir']}` "
-            "uniformly over its last K epoch-end checkpoints (a tail average: it needs every "
-            "epoch's checkpoint kept, where the EMA needs none):",
+            f"`benchmarks/weight_averaging.py` averaged the trained G of `{model_dir}` uniformly "
+            "over its last K epoch-end checkpoints (a tail average: it needs every epoch's "
+            "checkpoint kept, where the EMA needs none):",
             "",
             "| epochs averaged | epochs | log-likelihood (nats) |",
             "|---|---|---|",

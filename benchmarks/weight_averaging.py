@@ -9,11 +9,13 @@ the last K of them for each K in `--windows`, and scores each average with the
 full Parzen protocol. K=1 is the trained generator itself. This is the
 evidence behind `train.py --ema_decay` (an exponential moving average, kept
 during training, needs no saved checkpoints); results go to
-`benchmarks/weight_averaging.json`, which `parzen_reproduction.py` quotes.
+`benchmarks/weight_averaging.json` (one entry per model dir), which
+`parzen_reproduction.py` quotes.
 """
 
 import datetime
 import glob
+import json
 import os
 import re
 
@@ -72,14 +74,15 @@ def main(argv):
         result.update(window=k, first_epoch=restored[-k].epoch, last_epoch=restored[-1].epoch)
         results.append(result)
         print(f"last {k} epochs ({restored[-k].epoch}-{restored[-1].epoch}): {parzen.table1_line(result)}")
-    write_json(
-        FLAGS.output,
-        {
-            "model_dir": os.path.abspath(FLAGS.model_dir),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "results": results,
-        },
-    )
+    recorded = {"runs": {}}
+    if os.path.exists(FLAGS.output):
+        with open(FLAGS.output) as f:
+            recorded = json.load(f)
+    recorded["runs"][os.path.abspath(FLAGS.model_dir)] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "results": results,
+    }
+    write_json(FLAGS.output, recorded)
     print(f"Wrote {FLAGS.output}.")
 
 
