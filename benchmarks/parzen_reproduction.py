@@ -41,6 +41,7 @@ flags.DEFINE_list("checkpoints", ["latest"], "'latest', 'all' (every kept checkp
 flags.DEFINE_list("log", [], "The run's training logs, oldest first (for per-epoch training times).")
 flags.DEFINE_string("continues", None, "Model dir of the same run's earlier epochs, if it was continued in --model_dir.")
 flags.DEFINE_integer("continued_at_epoch", None, "The epoch at which --model_dir took over from --continues.")
+flags.DEFINE_string("hardware", "one CPU core", "What the run trained on, for the training-time line.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: the run's, then $TFDS_DATA_DIR).")
 flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "parzen_reproduction.json"), "Recorded results.")
 flags.DEFINE_string("docs_dir", os.path.join(REPO, "docs"), "Where results.md and sample grids go.")
@@ -252,7 +253,9 @@ def lineage_markdown(model_dir, continues, continued_at):
     ]
 
 
-def results_markdown(config, records, model_dir, epoch_seconds, grid, continues=None, continued_at=None):
+def results_markdown(
+    config, records, model_dir, epoch_seconds, grid, continues=None, continued_at=None, hardware="one CPU core"
+):
     """docs/results.md from the recorded evaluations of the run (`continues`, then `model_dir`)."""
     trained, averaged = run_curves(records, [continues, model_dir])
     epoch = max(trained)
@@ -322,7 +325,7 @@ def results_markdown(config, records, model_dir, epoch_seconds, grid, continues=
         lines += [
             "",
             f"Training logs: {len(epoch_seconds)} epochs finished, {sum(epoch_seconds) / 3600:.2f} h "
-            f"of training ({np.median(epoch_seconds):.0f} s per epoch, median) on one core.",
+            f"of training ({np.median(epoch_seconds):.0f} s per epoch, median) on {hardware}.",
         ]
     lines += [
         "",
@@ -433,7 +436,7 @@ def main(argv):
         cli.fail("parzen_reproduction.py", "no checkpoint could be evaluated.")
     markdown = results_markdown(
         config, records, model_dir, epoch_seconds_from_log(FLAGS.log), grid,
-        FLAGS.continues, FLAGS.continued_at_epoch,
+        FLAGS.continues, FLAGS.continued_at_epoch, FLAGS.hardware,
     )
     with open(os.path.join(FLAGS.docs_dir, "results.md"), "w") as f:
         f.write(markdown)
