@@ -6,7 +6,8 @@
 takes the newest checkpoints of a run (one per epoch: a training run keeps only
 3, so copy them aside while it trains), averages G's weights uniformly over
 the last K of them for each K in `--windows`, and scores each average with the
-full Parzen protocol. K=1 is the trained generator itself. This is the
+full Parzen protocol (and the classifier metrics of the same samples, for
+MNIST-like data). K=1 is the trained generator itself. This is the
 evidence behind `train.py --ema_decay` (an exponential moving average, kept
 during training, needs no saved checkpoints); results go to
 `benchmarks/weight_averaging.json` (one entry per model dir), which
@@ -23,8 +24,8 @@ import numpy as np
 from absl import app, flags
 
 from gan_keras import cli, parzen
-from gan_keras.evaluate import load_protocol_data, write_json
-from gan_keras.restoring import load_generator
+from gan_keras.evaluate import evaluate_generator, load_protocol_data, write_json
+from gan_keras.restoring import Restored, load_generator
 from gan_keras.training import CHECKPOINT_SUBDIR, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +71,9 @@ def main(argv):
     results = []
     for k in windows:
         generator.set_weights(average_weights(weights[-k:]))
-        result = parzen.parzen_evaluate(generator, test, valid)
+        source = f"G averaged over {paths[-k]} ... {paths[-1]}"
+        # The Parzen protocol, and the classifier metrics of the same samples.
+        result = evaluate_generator(Restored(generator, source), test, valid, dataset=config.dataset)
         result.update(window=k, first_epoch=restored[-k].epoch, last_epoch=restored[-1].epoch)
         results.append(result)
         print(f"last {k} epochs ({restored[-k].epoch}-{restored[-1].epoch}): {parzen.table1_line(result)}")
