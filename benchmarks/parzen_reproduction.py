@@ -200,6 +200,23 @@ def classifier_comparison(averaged, trained):
     )
 
 
+def window_conclusion(sweeps):
+    """What the tail averages say about the length of the average."""
+    sweeps = list(sweeps["runs"].values())
+    if all(
+        [r["log_likelihood"] for r in sweep["results"]] == sorted(r["log_likelihood"] for r in sweep["results"])
+        for sweep in sweeps
+    ):
+        longest = max(r["window"] for sweep in sweeps for r in sweep["results"])
+        return (
+            f"In every sweep a longer average scored higher, up to the longest measured ({longest} "
+            "epochs). So for a long run a decay nearer 1 than 0.9999 should do better (0.99998 "
+            "weighs about the last 100 MNIST epochs); we have not trained with one yet."
+        )
+    best = max((r for sweep in sweeps for r in sweep["results"]), key=lambda r: r["log_likelihood"])
+    return f"The longest average is not always the best: the best was over {best['window']} epochs."
+
+
 def classifier_cells(result):
     """`score | distance | classes |` table cells, empty if the metrics were not computed."""
     m = result.get("classifier_metrics")
@@ -261,12 +278,7 @@ def averaging_markdown(decay):
             f"| {r['window']} | {r['first_epoch']}-{r['last_epoch']} | {fmt(r)} | " + classifier_cells(r)
             for r in sweep["results"]
         ]
-    lines += [
-        "",
-        "Every longer average scored higher, up to the longest we measured. So for a long run a "
-        "decay nearer 1 than 0.9999 should do better (0.99998 weighs about the last 100 MNIST "
-        "epochs); we have not trained with one yet.",
-    ]
+    lines += ["", window_conclusion(sweeps)] if sweeps and sweeps["runs"] else []
     return lines
 
 
