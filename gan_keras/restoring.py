@@ -87,6 +87,8 @@ def _from_checkpoint(config, path, source, ema):
         try:
             reader.restore(path).expect_partial().assert_existing_objects_matched()
         except AssertionError:
+            if ema:  # EMA checkpoints are newer than that layout
+                raise
             # Checkpoints written before gan_keras tracked G's layers by name
             # hold G's weights only in its optimiser's variable list.
             legacy = tf.train.Checkpoint(g_optimizer=gan.g_optimizer, epoch=epoch)
