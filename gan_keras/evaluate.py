@@ -109,7 +109,8 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
 
     Returns:
         `parzen_evaluate`'s dict plus `epoch`, `source`, `ema` (whether
-        the generator holds averaged weights), `seconds` (Parzen
+        the generator holds averaged weights; None for a `.keras` file,
+        which says nothing of it), `seconds` (Parzen
         protocol time, sampling included), `date`, and either
         `classifier_metrics` (`classifier_metrics.classifier_metrics`' dict
         plus its `seconds`) or `classifier_metrics_skipped` (the reason).
@@ -438,7 +439,7 @@ def main(argv):
     output = FLAGS.output or os.path.join(FLAGS.model_dir, RESULT_FILE)
     write_json(output, result)
     print(parzen.table1_line(result))
-    weights = "averaged (EMA) weights" if result["ema"] else "trained weights"
+    weights = {True: "averaged (EMA) weights", False: "trained weights", None: "the saved weights"}[result["ema"]]
     print(f"Generator: {weights} from {result['source']}, epoch {result['epoch']}.")
     if "classifier_metrics" in result:
         print(metrics_lib.result_line(result["classifier_metrics"]))

@@ -31,7 +31,7 @@ class Restored:
     source: str  # the checkpoint or .keras file read
     step: int = None  # GAN steps trained (None for a .keras file)
     epoch: int = None  # finished epochs (None for a .keras file)
-    ema: bool = False  # whether these are G's averaged (EMA) weights
+    ema: bool = False  # whether these are G's averaged (EMA) weights (None: unknown, a .keras file)
 
 
 def load_generator(model_dir, checkpoint=None, ema=True):
@@ -67,7 +67,7 @@ def load_generator(model_dir, checkpoint=None, ema=True):
         return _from_checkpoint(config, path, source, ema)
     keras_file = os.path.join(model_dir, GENERATOR_FILE)
     if os.path.exists(keras_file):
-        return Restored(keras.saving.load_model(keras_file, compile=False), keras_file)
+        return Restored(keras.saving.load_model(keras_file, compile=False), keras_file, ema=None)
     raise RestoreError(
         f"--model_dir={model_dir} holds no training run (no checkpoint with "
         f"{training.CONFIG_FILE}, no {GENERATOR_FILE}); pass the --model_dir of a train.py run."

@@ -23,7 +23,7 @@ def test_falls_back_to_generator_keras_without_checkpoints(trained_run, tmp_path
     for name in ("config.json", "generator.keras"):
         shutil.copy(os.path.join(trained_run["model_dir"], name), tmp_path)
     restored = load_generator(str(tmp_path))
-    assert restored.epoch is None and restored.source.endswith("generator.keras")
+    assert restored.epoch is None and restored.ema is None and restored.source.endswith("generator.keras")
     want = trained_run["gan"].generator.sample(5, seed=SEED)
     np.testing.assert_allclose(restored.generator.sample(5, seed=SEED), want, atol=1e-6)
     with pytest.raises(RestoreError, match=r"^--checkpoint=.*ckpt-9: cannot restore the generator"):
