@@ -1,9 +1,12 @@
 """Trains the adversarial nets of Goodfellow et al. (2014).
 
-The defaults are the paper's MNIST preset (the authors' released
-configuration), with the released code's simultaneous update:
+The defaults are the paper's MNIST configuration (the authors' released
+code, with its simultaneous update), plus weight averaging of G and a
+rollback when the discriminator wins; `--preset=paper` is the released
+configuration exactly:
 
     python train.py --model_dir=runs/mnist
+    python train.py --preset=paper --model_dir=runs/paper
 
 Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`). A run
 resumes from its newest checkpoint when `--model_dir` already holds one.
@@ -15,10 +18,28 @@ import dataclasses
 from absl import app, flags
 
 from gan_keras.cli import fail, flags_parser
-from gan_keras.divergence import DivergenceError
-from gan_keras.training import ConfigError, TrainConfig, run
+from gan_keras.divergence import COLLAPSE_POLICIES, CollapseError, DivergenceError
+from gan_keras.training import PRESETS, ConfigError, TrainConfig, run
 
 _D = TrainConfig()
+
+
+def _describe_presets():
+    rows = []
+    for name, overrides in PRESETS.items():
+        values = ", ".join(f"--{k}={v}" for k, v in overrides.items()) or "the defaults below"
+        rows.append(f"{name}: {values}")
+    return "; ".join(rows)
+
+
+flags.DEFINE_enum(
+    "preset",
+    "default",
+    list(PRESETS),
+    "A named bundle of flag defaults; flags given on the command line override it. "
+    + _describe_presets()
+    + ". paper is the authors' released MNIST configuration exactly.",
+)
 
 flags.DEFINE_string(
     "dataset", _D.dataset, "TFDS image dataset name, e.g. mnist, cifar10; or ring8 (2-D toy, --arch=points)."
@@ -61,9 +82,32 @@ flags.DEFINE_float(
     "Keep an exponential moving average of G's weights with this decay per step, e.g. 0.9999 "
     "(0: off, the paper). Training is unchanged; evaluation, samples and export use the average.",
 )
-flags.DEFINE_integer("seed", _D.seed, "Seed of initialisation, data order, noise and dropout.")
+flags.DEFINE_enum(
+    "on_collapse",
+    _D.on_collapse,
+    list(COLLAPSE_POLICIES),
+    "When D has won (see --collapse_threshold): recover: roll back to the oldest kept "
+    "checkpoint and go on with new noise, dropout and batch-order streams; warn: say so and "
+    "train on; stop: exit with an error.",
+)
+flags.DEFINE_float(
+    "collapse_threshold", _D.collapse_threshold, "D has won when an epoch's mean D(G(z)) is below this."
+)
+flags.DEFINE_integer("max_recoveries", _D.max_recoveries, "At most this many rollbacks with --on_collapse=recover.")
+flags.DEFINE_integer(
+    "seed",
+    _D.seed,
+    "Seed of initialisation, data order, noise and dropout: the same seed gives the same run "
+    "on any core count of the same CPU model and TensorFlow build (docs/reliability.md).",
+)
+flags.DEFINE_integer(
+    "rng_streams",
+    _D.rng_streams,
+    "Layout of the random streams drawn from --seed: 2 (one stream per purpose) for new runs; "
+    "1 for runs made before it. Default: the run's own when resuming, else 2.",
+)
 flags.DEFINE_boolean(
-    "deterministic", _D.deterministic, "Enable TF op determinism: runs with the same --seed are bit-identical."
+    "deterministic", _D.deterministic, "Enable TF op determinism (needed on GPUs for repeatable runs)."
 )
 flags.DEFINE_enum(
     "strategy",
@@ -96,18 +140,22 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags():
-    """The `TrainConfig` the command line describes."""
-    values = {f.name: FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)}
-    if values["verbose"] != "auto":
+    """The `TrainConfig` the command line describes: the preset, then the flags given."""
+    values = {
+        f.name: FLAGS[f.name].value
+        for f in dataclasses.fields(TrainConfig)
+        if FLAGS[f.name].present or f.name not in PRESETS[FLAGS.preset]
+    }
+    if values.get("verbose", "auto") != "auto":
         values["verbose"] = int(values["verbose"])
-    return TrainConfig(**values)
+    return TrainConfig.preset(FLAGS.preset, **values)
 
 
 def main(argv):
     del argv
     try:
         run(config_from_flags())
-    except (ConfigError, DivergenceError) as e:
+    except (ConfigError, DivergenceError, CollapseError) as e:
         fail("train.py", e)
 
 

@@ -2,8 +2,9 @@
 
 A checkpoint holds G, D, both optimisers (slots, and `iterations`, which the
 learning-rate and momentum schedules are functions of), the seed state of the
-noise and dropout, the number of finished epochs and, if the run averages G's
-weights, the EMA generator. The GAN step counter is the generator optimiser's
+noise and dropout, the number of finished epochs, the number of collapse
+recoveries (which select the run's random streams, `gan_keras.streams`) and,
+if the run averages G's weights, the EMA generator. The GAN step counter is the generator optimiser's
 `iterations`.
 """
 
@@ -12,6 +13,9 @@ import tensorflow as tf
 
 # The checkpoint key of the averaged generator (a run with --ema_decay).
 EMA_KEY = "ema_generator"
+# The key of the count of collapse recoveries; checkpoints made before
+# --on_collapse lack it (and had none).
+RESTARTS_KEY = "restarts"
 
 
 def seed_states(gan):
@@ -23,9 +27,18 @@ def seed_states(gan):
     return [v.value for v in gan.variables if v.path.endswith("seed_generator_state")]
 
 
+def _has_key(path, key):
+    return any(name == key or name.startswith(key + "/") for name, _ in tf.train.list_variables(path))
+
+
 def has_ema(path):
     """Whether the checkpoint at `path` holds an EMA generator."""
-    return any(name.startswith(EMA_KEY + "/") for name, _ in tf.train.list_variables(path))
+    return _has_key(path, EMA_KEY)
+
+
+def checkpoint_epoch(path):
+    """The finished epochs of a checkpoint saved by `GANCheckpoint` (its number)."""
+    return int(path.rsplit("-", 1)[1])
 
 
 class GANCheckpoint:
@@ -43,6 +56,7 @@ class GANCheckpoint:
     def __init__(self, gan, directory, max_to_keep=3):
         self.gan = gan
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.restarts = tf.Variable(0, dtype=tf.int64, trainable=False, name="restarts")
         self.objects = dict(
             generator=gan.generator,
             discriminator=gan.discriminator,
@@ -50,6 +64,7 @@ class GANCheckpoint:
             g_optimizer=gan.g_optimizer,
             seed_states=seed_states(gan),
             epoch=self.epoch,
+            **{RESTARTS_KEY: self.restarts},
         )
         if gan.ema_generator is not None:
             self.objects[EMA_KEY] = gan.ema_generator
@@ -65,17 +80,24 @@ class GANCheckpoint:
         """Restores `path` (default: the newest); returns the finished epochs (0 if none).
 
         A run that starts averaging G's weights when resumed from a checkpoint
-        without them starts its average from the restored G.
+        without them starts its average from the restored G; a checkpoint
+        made before collapse recoveries were counted had none.
         """
         path = path or self.latest
         if not path:
             return 0
-        if EMA_KEY in self.objects and not has_ema(path):
-            objects = {name: obj for name, obj in self.objects.items() if name != EMA_KEY}
-            tf.train.Checkpoint(**objects).restore(path).assert_existing_objects_matched()
-            self.gan.reset_ema()
+        missing = {key for key in (EMA_KEY, RESTARTS_KEY) if key in self.objects and not _has_key(path, key)}
+        status = self.checkpoint.restore(path)  # also its save counter
+        if not missing:
+            status.assert_existing_objects_matched()
         else:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            status.expect_partial()
+            objects = {name: obj for name, obj in self.objects.items() if name not in missing}
+            tf.train.Checkpoint(**objects).restore(path).assert_existing_objects_matched()
+        if EMA_KEY in missing:
+            self.gan.reset_ema()
+        if RESTARTS_KEY in missing:
+            self.restarts.assign(0)
         return int(self.epoch.numpy())
 
     def save(self, epoch):
@@ -85,11 +107,18 @@ class GANCheckpoint:
 
 
 class CheckpointEveryEpoch(keras.callbacks.Callback):
-    """Saves a `GANCheckpoint` at the end of every epoch."""
+    """Saves a `GANCheckpoint` at the end of every epoch.
 
-    def __init__(self, checkpoint):
+    With a `guard` (`divergence.CollapseGuard`, earlier in the callback
+    list), an epoch at whose end D has won is not saved, so the kept
+    checkpoints stay ones to roll back to.
+    """
+
+    def __init__(self, checkpoint, guard=None):
         super().__init__()
         self.checkpoint = checkpoint
+        self.guard = guard
 
     def on_epoch_end(self, epoch, logs=None):
-        self.checkpoint.save(epoch + 1)
+        if self.guard is None or self.guard.healthy():
+            self.checkpoint.save(epoch + 1)

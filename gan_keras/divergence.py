@@ -1,5 +1,5 @@
 """Runs gone wrong: stop one that diverged, before it overwrites a good
-checkpoint; warn about one whose discriminator has won (mode collapse)."""
+checkpoint; catch one whose discriminator has won (mode collapse)."""
 
 import math
 import sys
@@ -35,37 +35,66 @@ class StopOnDivergence(keras.callbacks.Callback):
 # paper preset, none that went below it recovered and none that stayed above
 # it collapsed (docs/reliability.md).
 D_WON_THRESHOLD = 0.01
+# What a run does when D has won (`--on_collapse`).
+COLLAPSE_POLICIES = ("recover", "warn", "stop")
 
 
-class WarnWhenDiscriminatorWins(keras.callbacks.Callback):
-    """Prints one warning to stderr when an epoch's mean D(G(z)) falls below `threshold`.
+class CollapseError(RuntimeError):
+    """D has won and the run stopped (`--on_collapse=stop`, or out of recoveries)."""
 
-    Then D rejects nearly every sample, G's samples stop improving and, in
-    the runs measured here, training did not recover: the collapse of
-    Algorithm 1 in the paper's reference notes, and of some seeds of the
-    paper preset. Training goes on (a user may want to watch); the warning
-    says what to do instead.
+
+class CollapseGuard(keras.callbacks.Callback):
+    """Watches for the discriminator winning: an epoch's mean D(G(z)) below `threshold`.
+
+    Then D rejects nearly every sample, G's samples collapse onto one blob and,
+    in the runs measured here, training did not recover by itself (the
+    collapse of Algorithm 1 in the paper's reference notes, and of some seeds
+    of the paper preset; docs/reliability.md traces one). What it does:
+
+    - `policy="warn"`: prints one warning to stderr; training goes on.
+    - `policy="recover"` or `"stop"`: ends `fit` at that epoch's end and sets
+      `collapsed_epoch` (1-based); that epoch's checkpoint is not saved (see
+      `healthy`). `gan_keras.training.run` then rolls the run back to an
+      earlier checkpoint on new random streams, or stops with one line.
 
     Example:
 
-    >>> gan.fit(data, epochs=20, callbacks=[WarnWhenDiscriminatorWins()])  # doctest: +SKIP
+    >>> guard = CollapseGuard("recover")
+    >>> gan.fit(data, epochs=20, callbacks=[guard, CheckpointEveryEpoch(ckpt, guard)])  # doctest: +SKIP
+    >>> guard.collapsed_epoch  # None: D never won  # doctest: +SKIP
     """
 
-    def __init__(self, threshold=D_WON_THRESHOLD, stream=None):
+    def __init__(self, policy="warn", threshold=D_WON_THRESHOLD, stream=None):
         super().__init__()
+        if policy not in COLLAPSE_POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(COLLAPSE_POLICIES)}; got {policy!r}.")
+        self.policy = policy
         self.threshold = float(threshold)
         self.stream = stream
         self.warned = False
+        self.collapsed_epoch = None
+        self.d_fake = None
+
+    def healthy(self):
+        """False once D has won under `recover`/`stop`: that state is not checkpointed."""
+        return self.collapsed_epoch is None
 
     def on_epoch_end(self, epoch, logs=None):
         d_fake = (logs or {}).get("d_fake")
-        if self.warned or d_fake is None or not float(d_fake) < self.threshold:
+        if d_fake is None or not float(d_fake) < self.threshold:
+            return
+        self.d_fake = float(d_fake)
+        if self.policy != "warn":
+            self.collapsed_epoch = epoch + 1
+            self.model.stop_training = True
+            return
+        if self.warned:
             return
         self.warned = True
         print(
             f"warning: the discriminator has won at epoch {epoch + 1}: mean D(G(z)) = "
-            f"{float(d_fake):.4f} < {self.threshold}; the generator has stopped learning "
+            f"{self.d_fake:.4f} < {self.threshold}; the generator has stopped learning "
             "(mode collapse) and such runs did not recover in our measurements. Stop and "
-            "start again with another --seed (see docs/reliability.md).",
+            "rerun with --on_collapse=recover (see docs/reliability.md).",
             file=self.stream or sys.stderr,
         )

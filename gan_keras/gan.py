@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from gan_keras import losses
+from gan_keras.streams import reseed_generator
 
 UPDATES = ("simultaneous", "alternating")
 
@@ -133,6 +134,19 @@ class GAN(keras.Model):
         if self.ema_generator is not None and not self.ema_generator.built:
             self.ema_generator.build()
             self.reset_ema()
+
+    def reseed(self, noise_seed, dropout_seed):
+        """Moves the noise and D's dropout masks onto new streams, keeping their draw counts.
+
+        Used when a run is rolled back after a collapse (`--on_collapse=recover`).
+
+        Example:
+
+        >>> gan.reseed(noise_seed=11, dropout_seed=12)  # doctest: +SKIP
+        """
+        reseed_generator(self.seed_generator, noise_seed)
+        if hasattr(self.discriminator, "reseed"):
+            self.discriminator.reseed(dropout_seed)
 
     @property
     def inference_generator(self):

@@ -14,6 +14,7 @@ from keras import layers
 
 from gan_keras import noise as noise_lib
 from gan_keras.layers import Maxout
+from gan_keras.streams import reseed_generator
 
 ARCHS = ("mlp", "conv", "points")
 # Hidden units of each of the two hidden layers of the `points` MLPs.
@@ -330,6 +331,24 @@ class Discriminator(keras.Model):
 
     def build(self, input_shape=None):
         _build_stack(self.net, (None, *self.image_shape), self._label_at, self.num_classes)
+
+    def dropout_layers(self):
+        """D's `Dropout` layers, input side first (empty without dropout)."""
+        return [layer for layer in self.net if isinstance(layer, layers.Dropout)]
+
+    def reseed(self, seed):
+        """Moves the dropout masks onto the stream of `seed`, keeping each layer's draw count.
+
+        Layer `i` draws from `seed + i`, as a new `Discriminator(seed=seed)`
+        would. Used when a run is rolled back after a collapse.
+
+        Example:
+
+        >>> d = Discriminator(seed=1)
+        >>> d.reseed(7)
+        """
+        for i, layer in enumerate(self.dropout_layers()):
+            reseed_generator(layer.seed_generator, seed + i)
 
     def get_config(self):
         config = super().get_config()

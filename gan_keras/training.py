@@ -7,6 +7,7 @@ names of `TrainConfig` are its flag names.
 import dataclasses
 import json
 import os
+import sys
 
 import keras
 import numpy as np
@@ -15,9 +16,18 @@ import tensorflow as tf
 from gan_keras import data as data_lib
 from gan_keras import distribute
 from gan_keras import images as images_lib
+from gan_keras import monitoring
 from gan_keras import ring
-from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint
-from gan_keras.divergence import DivergenceError, StopOnDivergence, WarnWhenDiscriminatorWins
+from gan_keras import streams
+from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint, checkpoint_epoch
+from gan_keras.divergence import (
+    COLLAPSE_POLICIES,
+    D_WON_THRESHOLD,
+    CollapseError,
+    CollapseGuard,
+    DivergenceError,
+    StopOnDivergence,
+)
 from gan_keras.gan import GAN, UPDATES
 from gan_keras.losses import G_LOSSES
 from gan_keras.models import ARCHS, Discriminator, Generator, output_bias_from_mean
@@ -29,6 +39,8 @@ CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
 # other values cannot be resumed or exported with these.
 ARCHITECTURE_FIELDS = ("dataset", "arch", "latent_dim", "noise", "conditional")
+# The TensorBoard tag (in the `steps` run) of each collapse recovery.
+COLLAPSE_RECOVERIES_TAG = "collapse/recoveries"
 
 
 class ConfigError(ValueError):
@@ -37,12 +49,22 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Settings of a training run. The defaults are the paper's MNIST preset.
+    """Settings of a training run: the paper's MNIST configuration, made robust.
+
+    The defaults are the released MNIST configuration (architecture,
+    initialisation, dropout, the simultaneous update, the SGD schedules) plus
+    two things that are not in the paper: G's weights are averaged
+    (`ema_decay=0.9999`; evaluation, samples and export use the average) and a
+    run whose discriminator has won is rolled back and continued on new random
+    streams (`on_collapse="recover"`). `TrainConfig.preset("paper")` is the
+    released configuration exactly; see `PRESETS`.
 
     Example:
 
     >>> config = TrainConfig(model_dir="/tmp/run", epochs=5)
     >>> config.validate()
+    >>> TrainConfig.preset("paper", epochs=5).ema_decay
+    0.0
     """
 
     dataset: str = "mnist"
@@ -65,8 +87,12 @@ class TrainConfig:
     momentum_initial: float = 0.5
     momentum_final: float = 0.7
     momentum_saturate_epoch: int = 250
-    ema_decay: float = 0.0
+    ema_decay: float = 0.9999
+    on_collapse: str = "recover"
+    collapse_threshold: float = D_WON_THRESHOLD
+    max_recoveries: int = 5
     seed: int = 0
+    rng_streams: int = None
     deterministic: bool = False
     strategy: str = "default"
     tpu: str = None
@@ -80,9 +106,23 @@ class TrainConfig:
     classifier_metrics_samples: int = 10000
     verbose: str = "auto"
 
+    @classmethod
+    def preset(cls, name, **overrides):
+        """The config of a named preset (`PRESETS`), with `overrides` on top.
+
+        Example:
+
+        >>> TrainConfig.preset("paper", seed=3).on_collapse
+        'warn'
+        """
+        if name not in PRESETS:
+            raise ConfigError(f"--preset={name!r} is not valid; accepted: {', '.join(PRESETS)}.")
+        return cls(**{**PRESETS[name], **overrides})
+
     def validate(self):
         """Raises `ConfigError` naming the first bad setting."""
         for name, accepted in (
+            ("on_collapse", COLLAPSE_POLICIES),
             ("arch", ARCHS),
             ("noise", NOISE_KINDS),
             ("update", UPDATES),
@@ -106,6 +146,18 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be >= 1; got {getattr(self, name)}.")
+        if not 0 < self.collapse_threshold < 0.5:
+            raise ConfigError(
+                f"--collapse_threshold must be in (0, 0.5) (a mean D(G(z)); default {D_WON_THRESHOLD}); "
+                f"got {self.collapse_threshold}."
+            )
+        if self.max_recoveries < 0:
+            raise ConfigError(f"--max_recoveries must be >= 0; got {self.max_recoveries}.")
+        if self.rng_streams is not None and self.rng_streams not in streams.LAYOUTS:
+            raise ConfigError(
+                f"--rng_streams={self.rng_streams} is not valid; accepted: "
+                f"{', '.join(map(str, streams.LAYOUTS))} (default: {streams.LATEST_LAYOUT} for a new run)."
+            )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"--steps_per_epoch must be >= 1; got {self.steps_per_epoch}.")
         if self.steps_per_epoch and self.steps_per_epoch % self.steps_per_execution:
@@ -167,9 +219,24 @@ class TrainConfig:
     def architecture(self):
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
 
+    def stream_seed(self, purpose, restart=0):
+        """The seed of one of the run's random streams (`gan_keras.streams`)."""
+        layout = self.rng_streams or streams.LATEST_LAYOUT
+        return streams.stream_seed(self.seed, purpose, restart, layout)
+
     def num_classes(self):
         """Classes G and D are conditioned on: 0 unless `conditional`."""
         return data_lib.num_classes(self.dataset, self.data_dir) if self.conditional else 0
+
+
+# Named flag bundles (`train.py --preset=NAME`): overrides of TrainConfig's
+# defaults. "default" is the product's default; "paper" the authors' released
+# MNIST configuration exactly, with nothing added (no weight averaging, and a
+# warning, not a rollback, when D wins), so its behaviour can still be shown.
+PRESETS = {
+    "default": {},
+    "paper": {"ema_decay": 0.0, "on_collapse": "warn"},
+}
 
 
 def load_config(model_dir):
@@ -178,7 +245,13 @@ def load_config(model_dir):
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return TrainConfig(**json.load(f))
+        values = json.load(f)
+    # Runs saved before these fields existed: the paper preset's behaviour, and
+    # the random streams of that code (layout 1).
+    values.setdefault("rng_streams", 1)
+    values.setdefault("ema_decay", 0.0)
+    values.setdefault("on_collapse", "warn")
+    return TrainConfig(**values)
 
 
 def _save_config(config):
@@ -198,6 +271,11 @@ def check_compatible(config, saved):
                 f"--model_dir={config.model_dir} holds a run with --{name}={value!r}, "
                 f"not {getattr(config, name)!r}; use another --model_dir or the same --{name}."
             )
+    if config.rng_streams is not None and config.rng_streams != saved.rng_streams:
+        raise ConfigError(
+            f"--model_dir={config.model_dir} holds a run with --rng_streams={saved.rng_streams}, "
+            f"not {config.rng_streams}; leave --rng_streams unset to resume it."
+        )
 
 
 def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_classes=0):
@@ -233,7 +311,7 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
     discriminator = Discriminator(
         image_shape=image_shape,
         arch=config.arch,
-        seed=config.seed + 1,
+        seed=config.stream_seed("dropout"),
         dropout=config.d_dropout,
         num_classes=num_classes,
         name="discriminator",
@@ -243,7 +321,7 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
         discriminator,
         k=config.k,
         update=config.update,
-        seed=config.seed,
+        seed=config.stream_seed("noise"),
         ema_decay=config.ema_decay or None,
     )
 
@@ -282,8 +360,8 @@ def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
     images_lib.write_png(path, images_lib.sample_picture(generator, seed, rows, cols))
 
 
-def training_callbacks(config, checkpoint, log_dir):
-    """The divergence guard and collapse warning, checkpoints every epoch, the metrics enabled, TensorBoard.
+def training_callbacks(config, checkpoint, log_dir, guard):
+    """The divergence and collapse guards, checkpoints every epoch, the metrics enabled, TensorBoard.
 
     The metric callbacks (Parzen, classifier metrics, ring8's modes) add keys
     to the epoch logs, so they come before the TensorBoard callbacks that
@@ -291,9 +369,8 @@ def training_callbacks(config, checkpoint, log_dir):
     """
     # Imported here: gan_keras.evaluate restores models with this module.
     from gan_keras.evaluate import ClassifierMetricsCallback, ParzenCallback, load_protocol_data
-    from gan_keras.monitoring import monitoring_callbacks
 
-    callbacks = [StopOnDivergence(), WarnWhenDiscriminatorWins(), CheckpointEveryEpoch(checkpoint)]
+    callbacks = [StopOnDivergence(), guard, CheckpointEveryEpoch(checkpoint, guard)]
     if config.parzen_every_epochs or config.classifier_metrics_every_epochs:
         test, valid = load_protocol_data(config.dataset, config.data_dir)
     if config.classifier_metrics_every_epochs:
@@ -318,7 +395,7 @@ def training_callbacks(config, checkpoint, log_dir):
     if config.dataset == ring.NAME:
         out_dir = os.path.join(os.path.dirname(log_dir), ring.SNAPSHOT_SUBDIR)
         callbacks.append(ring.RingCallback(out_dir))
-    callbacks += monitoring_callbacks(
+    callbacks += monitoring.monitoring_callbacks(
         log_dir,
         dataclasses.asdict(config),
         update_freq=config.log_every_steps,
@@ -336,6 +413,40 @@ def _check_replicas(config, strategy):
         )
 
 
+def _restore(config, data, strategy, out_dir, restart=None):
+    """Builds the GAN and restores its newest checkpoint, or a rolled-back state.
+
+    With `restart=None`, resumes the newest checkpoint (or starts a new run).
+    With `restart=r`, rolls back after a collapse: restores the oldest kept
+    checkpoint (the newest is the one closest to the collapse) and moves the
+    run onto the random streams of restart `r`; with no checkpoint, starts
+    again from new initial weights. Returns `(gan, checkpoint, epoch)`.
+    """
+    keras.utils.set_random_seed(config.stream_seed("init", restart or 0))
+    checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_SUBDIR)
+    with strategy.scope():
+        gan = build_gan(
+            config, data.image_shape, data.pixel_mean(), data.steps_per_epoch, config.num_classes()
+        )
+        checkpoint = GANCheckpoint(gan, os.path.join(out_dir, CHECKPOINT_SUBDIR))
+        path = tf.train.latest_checkpoint(checkpoint_dir)
+        if restart is not None and path:
+            path = min(tf.train.get_checkpoint_state(checkpoint_dir).all_model_checkpoint_paths, key=checkpoint_epoch)
+        epoch = checkpoint.restore(path)
+        if restart is not None:
+            checkpoint.restarts.assign(restart)
+            gan.reseed(config.stream_seed("noise", restart), config.stream_seed("dropout", restart))
+    return gan, checkpoint, epoch
+
+
+def _log_recovery(log_dir, gan, restart, message):
+    writer = tf.summary.create_file_writer(os.path.join(log_dir, monitoring.STEPS_SUBDIR))
+    with writer.as_default(step=monitoring.global_step(gan)):
+        tf.summary.scalar(COLLAPSE_RECOVERIES_TAG, restart)
+        tf.summary.text(COLLAPSE_RECOVERIES_TAG, message)
+    writer.close()
+
+
 def run(config, callbacks=()):
     """Trains (or resumes) the run described by `config`.
 
@@ -348,6 +459,13 @@ def run(config, callbacks=()):
     multi-worker strategy only the chief writes there; the other workers
     restore from it and write their copies to temporary dirs.
 
+    When D wins (an epoch's mean D(G(z)) below `config.collapse_threshold`),
+    `config.on_collapse` decides: `"recover"` rolls back to the oldest kept
+    checkpoint and continues on new random streams (at most
+    `config.max_recoveries` times; said on the console and logged to
+    TensorBoard as `collapse/recoveries`), `"warn"` warns and trains on,
+    `"stop"` raises `CollapseError`.
+
     Returns the trained `GAN`.
 
     Example:
@@ -355,13 +473,15 @@ def run(config, callbacks=()):
     >>> gan = run(TrainConfig(model_dir="/tmp/run", epochs=1))  # doctest: +SKIP
     """
     config.validate()
-    check_compatible(config, load_config(config.model_dir))
+    saved = load_config(config.model_dir)
+    check_compatible(config, saved)
+    layout = config.rng_streams or (saved.rng_streams if saved else streams.LATEST_LAYOUT)
+    config = dataclasses.replace(config, rng_streams=layout)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(config.strategy, config.tpu)
     _check_replicas(config, strategy)
     chief = distribute.is_chief(strategy)
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
     try:
         if config.conditional:
             images, labels = data_lib.load_labelled_images(config.dataset, "train", config.data_dir)
@@ -371,28 +491,26 @@ def run(config, callbacks=()):
         raise ConfigError(f"--dataset: {e}") from None
     data = data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
+    log_dir = os.path.join(out_dir, "logs")
     os.makedirs(out_dir, exist_ok=True)
     if chief:
         _save_config(config)
 
-    with strategy.scope():
-        gan = build_gan(
-            config, data.image_shape, data.pixel_mean(), data.steps_per_epoch, config.num_classes()
-        )
-        checkpoint = GANCheckpoint(gan, os.path.join(out_dir, CHECKPOINT_SUBDIR))
-        latest = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_SUBDIR))
-        initial_epoch = checkpoint.restore(latest)
-    step = int(gan.g_optimizer.iterations.numpy())
+    gan, checkpoint, initial_epoch = _restore(config, data, strategy, out_dir)
     if initial_epoch:
-        print(f"Resuming from {latest}: epoch {initial_epoch}, step {step}.")
-    if initial_epoch < config.epochs:
+        step = int(gan.g_optimizer.iterations.numpy())
+        print(f"Resuming from {checkpoint.latest}: epoch {initial_epoch}, step {step}.")
+    while initial_epoch < config.epochs:
+        restart = int(checkpoint.restarts.numpy())
+        step = int(gan.g_optimizer.iterations.numpy())
+        guard = CollapseGuard(config.on_collapse, config.collapse_threshold)
         try:
             gan.fit(
-                data.dataset(config.seed, initial_step=step),
+                data.dataset(config.stream_seed("data", restart), initial_step=step),
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=config.steps_per_epoch or data.steps_per_epoch,
-                callbacks=[*training_callbacks(config, checkpoint, os.path.join(out_dir, "logs")), *callbacks],
+                callbacks=[*training_callbacks(config, checkpoint, log_dir, guard), *callbacks],
                 shuffle=False,
                 verbose=config.verbose if chief else 0,
             )
@@ -400,6 +518,25 @@ def run(config, callbacks=()):
             raise DivergenceError(
                 f"{e}; the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}."
             ) from None
+        if guard.collapsed_epoch is None:
+            break
+        won = (
+            f"the discriminator has won at epoch {guard.collapsed_epoch}: mean D(G(z)) = "
+            f"{guard.d_fake:.4f} < {guard.threshold}"
+        )
+        last_good = f"the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}"
+        if config.on_collapse == "stop":
+            raise CollapseError(f"{won} (--on_collapse=stop); {last_good}.")
+        if restart >= config.max_recoveries:
+            raise CollapseError(f"{won} again after --max_recoveries={config.max_recoveries} recoveries; {last_good}.")
+        gan, checkpoint, initial_epoch = _restore(config, data, strategy, out_dir, restart + 1)
+        message = (
+            f"{won}; recovery {restart + 1} of at most {config.max_recoveries}: rolled back to "
+            f"epoch {initial_epoch} and continuing on new noise, dropout and batch-order streams."
+        )
+        print(f"warning: {message}", file=sys.stderr)
+        if chief:
+            _log_recovery(log_dir, gan, restart + 1, message)
     if chief:
         save_generator(gan.inference_generator, os.path.join(config.model_dir, "generator.keras"))
         write_sample_grid(gan.inference_generator, os.path.join(config.model_dir, "samples.png"))
