@@ -45,7 +45,7 @@ class RecordG(keras.callbacks.Callback):
 
 
 def test_ema_follows_its_recurrence_and_leaves_training_unchanged():
-    steps = 5
+    steps = 100  # the warm-up reaches DECAY at step 81
     plain, averaged = make_gan(None), make_gan(DECAY)
     start = [np.asarray(v) for v in averaged.generator.weights]
     for e, g in zip(averaged.ema_generator.get_weights(), start):
@@ -57,8 +57,9 @@ def test_ema_follows_its_recurrence_and_leaves_training_unchanged():
     for a, b in zip(plain.generator.weights, averaged.generator.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # G's trajectory is untouched
     want = start
-    for weights in record.weights:
-        want = [DECAY * e + (1 - DECAY) * w for e, w in zip(want, weights)]
+    for step, weights in enumerate(record.weights, start=1):
+        decay = min(DECAY, step / (step + 9))  # the warm-up: 0.1, 0.18, ... for these first steps
+        want = [decay * e + (1 - decay) * w for e, w in zip(want, weights)]
     assert len(record.weights) == steps
     for got, expected, last in zip(averaged.ema_generator.weights, want, record.weights[-1]):
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-7)
