@@ -172,8 +172,9 @@ def evaluate_restored(model_dir, test, valid, checkpoint=None, ema=True, **kwarg
 
 
 def evaluate_model_dir(
-    model_dir,
+    model_dir=None,
     checkpoint=None,
+    generator=None,
     data_dir=None,
     num_valid=parzen.NUM_VALID,
     num_test=None,
@@ -185,6 +186,9 @@ def evaluate_model_dir(
     Args:
         model_dir: the run's directory.
         checkpoint: a checkpoint path (default: the newest).
+        generator: instead of `model_dir`, a generator `.keras` file (e.g.
+            `pretrained/mnist/generator.keras`); a `config.json` beside it
+            names its dataset (default: mnist).
         data_dir: TFDS data dir (default: the run's, then `$TFDS_DATA_DIR`).
         num_valid: validation images that choose sigma.
         num_test: test images scored (default: all); they are also the
@@ -200,8 +204,13 @@ def evaluate_model_dir(
     Example:
 
     >>> result = evaluate_model_dir("runs/mnist", num_samples=1000)  # doctest: +SKIP
+    >>> result = evaluate_model_dir(generator="pretrained/mnist/generator.keras")  # doctest: +SKIP
     """
-    restored = restoring.load_generator(model_dir, checkpoint, ema)
+    if generator is not None:
+        restored = restoring.load_generator_file(generator)
+        model_dir = os.path.dirname(generator) or "."
+    else:
+        restored = restoring.load_generator(model_dir, checkpoint, ema)
     config = load_config(model_dir)
     dataset = config.dataset if config else "mnist"
     test, valid = load_protocol_data(
@@ -358,6 +367,9 @@ def define_flags():
     """Defines the CLI's flags (only when run as a program: importing this
     module, e.g. for `ParzenCallback`, must not clash with train.py's flags)."""
     flags.DEFINE_string("model_dir", None, "A training run's directory (holds config.json).")
+    flags.DEFINE_string(
+        "generator", None, "Instead of --model_dir: a generator .keras file, e.g. pretrained/mnist/generator.keras."
+    )
     flags.DEFINE_string("checkpoint", None, "Checkpoint to evaluate (default: the newest).")
     flags.DEFINE_string("data_dir", None, "TFDS data dir (default: the run's, then $TFDS_DATA_DIR).")
     flags.DEFINE_integer("num_samples", parzen.NUM_SAMPLES, "Generator samples used as kernel centres.")
@@ -385,7 +397,7 @@ def define_flags():
         "test images, classes covered); 28x28x1 data only, skipped with a note for other shapes.",
     )
 
-    flags.mark_flag_as_required("model_dir")
+    flags.mark_flags_as_mutual_exclusive(["model_dir", "generator"], required=True)
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
     flags.register_validator("num_valid", lambda v: v >= 1, "--num_valid must be >= 1.")
     flags.register_validator("num_test", lambda v: v is None or v >= 1, "--num_test must be >= 1.")
@@ -423,6 +435,7 @@ def main(argv):
         result = evaluate_model_dir(
             FLAGS.model_dir,
             checkpoint=FLAGS.checkpoint,
+            generator=FLAGS.generator,
             ema=FLAGS.ema,
             data_dir=FLAGS.data_dir,
             num_valid=FLAGS.num_valid,
@@ -436,7 +449,7 @@ def main(argv):
         )
     except ValueError as e:
         cli.fail(PROGRAM, e)
-    output = FLAGS.output or os.path.join(FLAGS.model_dir, RESULT_FILE)
+    output = FLAGS.output or os.path.join(FLAGS.model_dir or os.path.dirname(FLAGS.generator), RESULT_FILE)
     write_json(output, result)
     print(parzen.table1_line(result))
     weights = {True: "averaged (EMA) weights", False: "trained weights", None: "the saved weights"}[result["ema"]]

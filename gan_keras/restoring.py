@@ -7,6 +7,7 @@ newest checkpoint (or a given one) is read. A dir holding only a
 
 import dataclasses
 import os
+import zipfile
 
 import keras
 import tensorflow as tf
@@ -67,11 +68,37 @@ def load_generator(model_dir, checkpoint=None, ema=True):
         return _from_checkpoint(config, path, source, ema)
     keras_file = os.path.join(model_dir, GENERATOR_FILE)
     if os.path.exists(keras_file):
-        return Restored(keras.saving.load_model(keras_file, compile=False), keras_file, ema=None)
+        return load_generator_file(keras_file)
     raise RestoreError(
         f"--model_dir={model_dir} holds no training run (no checkpoint with "
         f"{training.CONFIG_FILE}, no {GENERATOR_FILE}); pass the --model_dir of a train.py run."
     )
+
+
+def load_generator_file(path, flag="--generator"):
+    """A generator saved as a `.keras` file (`generator.keras` of a run, an export, `pretrained/`).
+
+    Raises:
+        RestoreError: one line naming `flag` and the file, if it is missing,
+            not a Keras archive, or not a generator.
+
+    Example:
+
+    >>> restored = load_generator_file("pretrained/mnist/generator.keras")  # doctest: +SKIP
+    >>> restored.generator.sample(4, seed=[0, 0]).shape  # doctest: +SKIP
+    TensorShape([4, 28, 28, 1])
+    """
+    if not os.path.isfile(path):
+        raise RestoreError(f"{flag}={path}: no such file.")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise RestoreError(f"{flag}={path} is not a .keras file (a .keras file is a zip archive); it may be corrupt.")
+    try:
+        generator = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors, ...
+        raise RestoreError(f"{flag}={path} is not a readable .keras file: {first_line(e)}") from None
+    if not hasattr(generator, "sample_noise"):
+        raise RestoreError(f"{flag}={path} holds a {type(generator).__name__}, not a gan_keras Generator.")
+    return Restored(generator, path, ema=None)
 
 
 def _from_checkpoint(config, path, source, ema):

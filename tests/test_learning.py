@@ -1,45 +1,77 @@
-"""The default update rule learns on real MNIST: no collapse in a short run.
+"""The default command learns on real MNIST: its samples beat negative controls.
 
-With the paper's hyperparameters the authors' simultaneous update (the
-default) trains, while the peer PyTorch study saw Algorithm 1 collapse within
-3-5 epochs (D's loss ~0.02, every sample the same blob). This test trains the
-default preset for 2 epochs and checks both symptoms of collapse.
+A short run (3 epochs of the default preset, seed 0) is judged by the
+shipped MNIST classifier on 2,000 samples, against three generators that
+have learnt nothing: the untrained G (which starts at the data's pixel
+marginals), uniform pixel noise, and binary noise drawn from the training
+set's per-pixel means. Measured (this CPU, `python -m pytest
+tests/test_learning.py`):
 
-Measured here (paper preset, seed 0): D leads early on (its halved loss falls
-to ~0.05 around epoch 4) and G catches up (~0.5 by epoch 40); a collapsed run
-sits at ~0.01 with identical samples.
+| generator | MNIST score | classes covered (>= 5%) | Frechet distance |
+|---|---|---|---|
+| default preset, 3 epochs, trained weights | 2.17 | 4 | 255 |
+| untrained G | 1.00 | 1 | 372 |
+| uniform pixel noise | 1.04 | 1 | 325 |
+| pixel-marginal noise | 1.22 | 2 | 282 |
+
+The thresholds sit between the two groups. The run also must not have
+collapsed (D has not won, samples vary). Early training is slow with the
+paper's SGD, which is why 3 epochs are the least that separates the groups
+(at 2 epochs the score is 1.43, with 3 classes).
 """
 
 import numpy as np
+import pytest
 
 from gan_keras import data as data_lib
+from gan_keras.classifier_metrics import classifier_metrics
+from gan_keras.parzen import generator_samples
 from gan_keras.training import TrainConfig, build_gan, run
 
-
-def mean_pairwise_distance(images):
-    flat = np.asarray(images, np.float64).reshape(len(images), -1)
-    sq = (flat**2).sum(axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * flat @ flat.T, 0.0)
-    n = len(flat)
-    return np.sqrt(d2).sum() / (n * (n - 1))
+NUM_SAMPLES = 2000
+MIN_SCORE = 1.6
+MIN_CLASSES = 3
 
 
-def test_default_preset_learns_without_collapse(tfds_dir, tmp_path):
-    real = data_lib.to_float(data_lib.load_images("mnist", "test", tfds_dir)[:200])
-    real_spread = mean_pairwise_distance(real)
+def judged(images, test):
+    metrics = classifier_metrics(images, test[:NUM_SAMPLES])
+    return metrics["mnist_score"], metrics["classes_covered"]
 
-    # The untrained generator starts at the data marginals: its samples are
-    # all alike, so the diversity check below does fail on a collapsed G.
-    config = TrainConfig(model_dir=str(tmp_path), data_dir=tfds_dir, epochs=2, verbose=0)
+
+def learnt(metrics):
+    score, classes = metrics
+    return score >= MIN_SCORE and classes >= MIN_CLASSES
+
+
+@pytest.fixture(scope="module")
+def short_run(tfds_dir, tmp_path_factory):
+    config = TrainConfig(model_dir=str(tmp_path_factory.mktemp("learning")), data_dir=tfds_dir, epochs=3, verbose=0)
+    return config, run(config)
+
+
+def test_the_default_run_beats_generators_that_learnt_nothing(tfds_dir, short_run):
+    config, gan = short_run
+    test = data_lib.load_images("mnist", "test", tfds_dir)
     train = data_lib.TrainingData(data_lib.load_images("mnist", "train", tfds_dir), 100)
-    untrained = build_gan(config, (28, 28, 1), train.pixel_mean()).generator
-    assert mean_pairwise_distance(untrained.sample(200, seed=[1, 1])) < 0.2 * real_spread
+    rng = np.random.default_rng(0)
+    controls = {
+        "untrained G": generator_samples(build_gan(config, (28, 28, 1), train.pixel_mean()).generator, NUM_SAMPLES),
+        "uniform pixel noise": rng.uniform(size=(NUM_SAMPLES, 28, 28, 1)).astype("float32"),
+        "pixel-marginal noise": rng.binomial(1, np.repeat(train.pixel_mean()[None], NUM_SAMPLES, 0)).astype("float32"),
+    }
+    for name, images in controls.items():
+        assert not learnt(judged(images, test)), name  # the test can fail
+    trained = judged(generator_samples(gan.generator, NUM_SAMPLES), test)
+    assert learnt(trained), trained
 
-    gan = run(config)
+
+def test_the_default_run_has_not_collapsed(short_run):
+    _, gan = short_run
     logs = {k: v[-1] for k, v in gan.history.history.items()}
     # D has not won outright: its loss is not near 0, samples still get weight.
     assert logs["d_loss"] > 0.03, logs
     assert logs["d_fake"] > 0.02, logs
-    samples = gan.generator.sample(200, seed=[1, 1])
-    # Measured: untrained ~0.2, after 2 epochs ~0.44 of the real spread.
-    assert mean_pairwise_distance(samples) > 0.3 * real_spread
+    samples = np.asarray(gan.generator.sample(200, seed=[1, 1])).reshape(200, -1)
+    # A collapsed G draws one image: the pixels' spread over samples is that
+    # of the untrained G (~0.007); real digits have ~0.19.
+    assert samples.std(axis=0).mean() > 0.05

@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from gan_keras.training import TrainConfig, run
@@ -141,6 +142,22 @@ def test_same_seed_gives_bit_identical_losses(tfds_dir, tmp_path):
     other = run(TrainConfig(model_dir=str(tmp_path / "other"), data_dir=tfds_dir, epochs=2,
                             steps_per_epoch=10, deterministic=True, seed=1, verbose=0))
     assert other.history.history != histories[0]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores to compare with one")
+def test_a_seed_gives_the_same_run_on_one_core_and_on_two(tfds_dir, tmp_path):
+    # TensorFlow sizes its thread pools by the cores it may use: taskset
+    # gives the first run one, the second all of them.
+    args = ["--epochs=1", "--steps_per_epoch=200", "--verbose=0", "--log_every_steps=100"]
+    one, all_cores = str(tmp_path / "one"), str(tmp_path / "all")
+    subprocess.run(["taskset", "-c", str(min(os.sched_getaffinity(0))), *TRAIN, f"--model_dir={one}", *args],
+                   check=True, capture_output=True, timeout=600)
+    subprocess.run([*TRAIN, f"--model_dir={all_cores}", *args], check=True, capture_output=True, timeout=600)
+    _, a = checkpoint_tensors(one)
+    _, b = checkpoint_tensors(all_cores)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 def test_no_collapse_is_seen_while_the_game_is_even(tfds_dir):
