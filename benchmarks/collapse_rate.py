@@ -41,24 +41,6 @@ flags.mark_flag_as_required("out_dir")
 FLAGS = flags.FLAGS
 
 
-def parse_overrides(items):
-    """`["d_dropout=False", "k=2"]` -> `{"d_dropout": False, "k": 2}`, typed by TrainConfig's defaults."""
-    defaults = TrainConfig()
-    overrides = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        if not hasattr(defaults, name):
-            raise ValueError(f"--set: {name!r} is not a TrainConfig field.")
-        default = getattr(defaults, name)
-        if isinstance(default, bool):
-            overrides[name] = value == "True"
-        elif default is None:
-            overrides[name] = int(value) if value.isdigit() else value
-        else:
-            overrides[name] = type(default)(value)
-    return overrides
-
-
 class EpochLog(keras.callbacks.Callback):
     """Each epoch's logs; a rolled-back run repeats epochs, so entries carry their fit segment."""
 
@@ -99,7 +81,7 @@ def score(model_dir, test, valid, ema):
 def main(argv):
     del argv
     try:
-        overrides = parse_overrides(FLAGS.set)
+        overrides = harness.parse_overrides(FLAGS.set)
     except ValueError as e:
         cli.fail("collapse_rate.py", e)
     name = ",".join([f"preset={FLAGS.preset}", *FLAGS.set])

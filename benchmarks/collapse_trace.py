@@ -26,7 +26,7 @@ from gan_keras import losses
 from gan_keras.evaluate import write_json
 from gan_keras.training import TrainConfig, run
 
-from collapse_rate import parse_overrides
+import harness
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,7 +86,7 @@ class Probe(keras.callbacks.Callback):
 
 def main(argv):
     del argv
-    overrides = parse_overrides(FLAGS.set)
+    overrides = harness.parse_overrides(FLAGS.set)
     name = FLAGS.name or f"seed {FLAGS.seed}" + (f", {','.join(FLAGS.set)}" if FLAGS.set else "")
     config = TrainConfig(
         model_dir=os.path.join(FLAGS.out_dir, name.replace(",", "_").replace(" ", "_")),

@@ -65,3 +65,23 @@ def write_results(path, name, results):
     with open(tmp, "w") as f:
         json.dump(data, f, indent=2)
     os.replace(tmp, path)
+
+
+def parse_overrides(items):
+    """`["d_dropout=False", "k=2"]` -> `{"d_dropout": False, "k": 2}`, typed by TrainConfig's defaults."""
+    from gan_keras.training import TrainConfig
+
+    defaults = TrainConfig()
+    overrides = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not hasattr(defaults, name):
+            raise ValueError(f"--set: {name!r} is not a TrainConfig field.")
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            overrides[name] = value == "True"
+        elif default is None:
+            overrides[name] = int(value) if value.isdigit() else value
+        else:
+            overrides[name] = type(default)(value)
+    return overrides
