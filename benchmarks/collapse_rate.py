@@ -37,7 +37,7 @@ flags.DEFINE_list("seeds", [str(s) for s in range(10)], "Seeds, one run each.")
 flags.DEFINE_integer("epochs", 30, "Epochs per run.")
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. d_dropout=False,update=alternating.")
 flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "collapse_rate.json"), "Results file.")
-flags.mark_flag_as_required("out_dir")
+flags.DEFINE_bool("report", False, "Only print the Markdown table of the results file (for docs/reliability.md).")
 FLAGS = flags.FLAGS
 
 
@@ -78,8 +78,61 @@ def score(model_dir, test, valid, ema):
     }
 
 
+def first_collapse(epochs):
+    """The first epoch (of the first fit segment) whose mean D(G(z)) was below 0.01, or None."""
+    return next((e["epoch"] for e in epochs if e["d_fake"] < 0.01), None)
+
+
+def _row(name, seed, recoveries, won, g, collapsed):
+    recovered = f"{recoveries}" + (f" ({won})" if won else "")
+    return (
+        f"| {name} | {seed} | {recovered} | {g['classes_covered']}/10 | {min(g['class_histogram']):.3f} | "
+        f"{g['mnist_score']:.2f} | {g['frechet_distance']:.1f} | {g['parzen']:.1f} | {'**yes**' if collapsed else 'no'} |"
+    )
+
+
+def paper_runs(results):
+    """The paper preset's outcome per seed: its own run, else the default run's trained weights.
+
+    The two presets differ only in the EMA (which does not change training)
+    and in what happens when D wins, so a default run without a recovery
+    trained exactly the weights the paper preset would have.
+    """
+    runs = dict(results.get("preset=paper", {}).get("runs", {}))
+    for seed, run_ in results.get("preset=default", {}).get("runs", {}).items():
+        if seed not in runs and run_["recoveries"] == 0:
+            g = run_.get("trained_weights", run_["generator"])
+            runs[seed] = {**run_, "generator": g, "collapsed": g["classes_covered"] < MIN_CLASSES, "derived": True}
+    return runs
+
+
+def report(results):
+    """The results as Markdown: one row per seed and preset, and the count of collapsed runs."""
+    lines = [
+        "| preset | seed | recoveries (epoch D won) | classes covered | smallest class share | MNIST score | "
+        "Frechet distance | Parzen (nats) | collapsed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    tables = {name: entry["runs"] for name, entry in results.items() if isinstance(entry, dict) and "runs" in entry}
+    tables["preset=paper"] = paper_runs(results)
+    for name, runs in tables.items():
+        for seed, run_ in sorted(runs.items(), key=lambda item: int(item[0])):
+            label = f"{name} (trained weights of the default run)" if run_.get("derived") else name
+            won = first_collapse(run_["epochs"])
+            lines.append(_row(label, seed, run_["recoveries"], won, run_["generator"], run_["collapsed"]))
+        collapsed = sum(r["collapsed"] for r in runs.values())
+        lines.append(f"| {name} | all | | | | | | | **{collapsed} of {len(runs)}** |")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
+    if FLAGS.report:
+        with open(FLAGS.results) as f:
+            print(report(json.load(f)))
+        return
+    if not FLAGS.out_dir:
+        cli.fail("collapse_rate.py", "--out_dir is required (where the runs go).")
     try:
         overrides = harness.parse_overrides(FLAGS.set)
     except ValueError as e:

@@ -397,7 +397,11 @@ def define_flags():
         "test images, classes covered); 28x28x1 data only, skipped with a note for other shapes.",
     )
 
-    flags.mark_flags_as_mutual_exclusive(["model_dir", "generator"], required=True)
+    flags.register_multi_flags_validator(
+        ["model_dir", "generator"],
+        lambda values: (values["model_dir"] is None) != (values["generator"] is None),
+        "pass exactly one of --model_dir (a training run's directory) or --generator (a generator .keras file).",
+    )
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
     flags.register_validator("num_valid", lambda v: v >= 1, "--num_valid must be >= 1.")
     flags.register_validator("num_test", lambda v: v is None or v >= 1, "--num_test must be >= 1.")

@@ -39,8 +39,8 @@ def trained_run(tfds_dir, tmp_path_factory):
     from gan_keras.training import TrainConfig, run
 
     model_dir = tmp_path_factory.mktemp("trained_run")
-    config = TrainConfig(
-        model_dir=str(model_dir), data_dir=tfds_dir, epochs=2, steps_per_epoch=20, verbose=0
+    config = TrainConfig.preset(
+        "paper", model_dir=str(model_dir), data_dir=tfds_dir, epochs=2, steps_per_epoch=20, verbose=0
     )
     gan = run(config)
     return {"model_dir": str(model_dir), "config": config, "gan": gan}
