@@ -75,7 +75,7 @@ def exported(trained_run, tmp_path_factory):
         sys.executable, "export.py", f"--model_dir={trained_run['model_dir']}",
         f"--export_dir={export_dir}",
     )
-    generator = trained_run["gan"].generator
+    generator = trained_run["gan"].inference_generator  # what export.py exports (the EMA one)
     z = generator.sample_noise(6, tf.constant([3, 4])).numpy()
     np.save(tmp / "z.npy", z)
     return {
