@@ -95,6 +95,7 @@ def test_export_layout(exported):
     assert sorted(os.listdir(exported["export_dir"])) == ["1", "generator.keras"]
     assert (exported["version_dir"] / "saved_model.pb").is_file()
     assert (exported["version_dir"] / "variables" / "variables.index").is_file()
+    assert (exported["version_dir"] / serving.WARMUP_FILE).is_file()
     assert f"Exported {exported['version_dir']}" in exported["stdout"]
 
 
@@ -244,6 +245,99 @@ def test_tf1_session_bad_requests_fail_clearly_and_session_keeps_working(tf1):
     assert "num_samples must be in [0, 10000]" in tf1["errors"]["negative"]
     assert "Cannot feed value of shape (2, 101)" in tf1["errors"]["width"]
     np.testing.assert_array_equal(tf1["after_errors"], tf1["default"])
+
+
+WARMUP_CLIENT = """
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+path, out = sys.argv[1:]
+v1 = tf.compat.v1
+requests = []
+for record in tf.data.TFRecordDataset(os.path.join(path, "assets.extra", "tf_serving_warmup_requests")):
+    log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+    request = log.predict_log.request
+    requests.append((request.model_spec.signature_name, {k: tf.make_ndarray(v) for k, v in request.inputs.items()}))
+
+results, described = {}, []
+with v1.Session(graph=tf.Graph()) as sess:
+    signatures = v1.saved_model.loader.load(sess, ["serve"], path).signature_def
+    for name, inputs in requests:
+        sig = signatures[name]
+        described.append(dict(
+            name=name,
+            inputs={k: str(v.dtype) for k, v in inputs.items()},
+            signature_inputs={k: tf.dtypes.as_dtype(t.dtype).name for k, t in sig.inputs.items()},
+        ))
+        feed = {sig.inputs[k].name: v for k, v in inputs.items()}
+        results[f"tf1_{name}"] = sess.run(sig.outputs["images"].name, feed)
+        for k, v in inputs.items():
+            results[f"input_{name}_{k}"] = v
+loaded = tf.saved_model.load(path)
+for name, inputs in requests:
+    outputs = loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
+    results[f"tf2_{name}"] = outputs["images"].numpy()
+np.savez(out + ".npz", **results)
+json.dump(described, open(out + ".json", "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def warmup(exported):
+    """The warm-up file parsed back and run (TF1 session and TF2 signatures) in a fresh process."""
+    out = exported["tmp"] / "warmup"
+    run_python(WARMUP_CLIENT, exported["version_dir"], out)
+    return dict(np.load(f"{out}.npz")), json.loads(pathlib.Path(f"{out}.json").read_text())
+
+
+def test_warmup_has_one_valid_request_per_signature(warmup):
+    _, described = warmup
+    assert sorted(d["name"] for d in described) == ["interpolate", "sample", "serving_default"]
+    for request in described:  # TF Serving refuses a request without every input, or with the wrong dtype.
+        assert request["inputs"] == request["signature_inputs"], request
+
+
+def test_warmup_requests_run_in_the_tf1_session_like_the_signatures(warmup, exported):
+    results, described = warmup
+    generator = exported["generator"]
+    for name in (d["name"] for d in described):
+        np.testing.assert_allclose(results[f"tf1_{name}"], results[f"tf2_{name}"], atol=ATOL)
+    z = results["input_serving_default_z"]
+    assert z.shape == (1, generator.latent_dim)
+    np.testing.assert_allclose(results["tf1_serving_default"], generator(z), atol=ATOL)
+    seed = int(results["input_sample_seed"])
+    np.testing.assert_allclose(results["tf1_sample"], generator.sample(1, [seed, 0]), atol=ATOL)
+    ends = np.stack([results["input_interpolate_z_start"], results["input_interpolate_z_end"]])
+    np.testing.assert_allclose(results["tf1_interpolate"], generator(ends), atol=ATOL)
+
+
+def test_export_without_serving_protos_warns_once_and_still_exports(exported, tmp_path):
+    # A Python where `import tensorflow_serving` fails, running export.py.
+    code = (
+        "import runpy, sys; sys.modules['tensorflow_serving'] = None; "
+        "sys.argv = ['export.py'] + sys.argv[1:]; runpy.run_path('export.py', run_name='__main__')"
+    )
+    result = run_command(
+        sys.executable, "-c", code, f"--model_dir={exported['model_dir']}", f"--export_dir={tmp_path}"
+    )
+    warnings = [line for line in result.stderr.splitlines() if "tensorflow-serving-api" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: "), result.stderr[-2000:]
+    assert serving.WARMUP_FILE in warnings[0]
+    assert (tmp_path / "1" / "saved_model.pb").is_file()
+    assert not (tmp_path / "1" / "assets.extra").exists()
+
+
+def test_each_weight_is_saved_once(exported):
+    # keras#23553: `ExportArchive.track(model)` saved each weight a second time.
+    saved = tf.train.list_variables(str(exported["version_dir"] / "variables" / "variables"))
+    values = [shape for name, shape in saved if name.endswith("VARIABLE_VALUE")]
+    weights = exported["generator"].weights
+    assert sorted(map(tuple, values)) == sorted(tuple(w.shape) for w in weights)
+    data = exported["version_dir"] / "variables" / "variables.data-00000-of-00001"
+    weight_bytes = sum(int(np.prod(w.shape)) * 4 for w in weights)
+    assert weight_bytes <= data.stat().st_size < 1.01 * weight_bytes
 
 
 def test_saved_model_cli_show_lists_signatures(exported):
