@@ -10,6 +10,7 @@ that the test compares with the in-process generator.
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -338,6 +339,123 @@ def test_each_weight_is_saved_once(exported):
     data = exported["version_dir"] / "variables" / "variables.data-00000-of-00001"
     weight_bytes = sum(int(np.prod(w.shape)) * 4 for w in weights)
     assert weight_bytes <= data.stat().st_size < 1.01 * weight_bytes
+
+
+SERVING_DOC = REPO / "docs" / "serving.md"
+
+REST_DOC_CLIENT = r"""
+import json, re, sys
+import numpy as np
+import tensorflow as tf
+
+docs, path, out = sys.argv[1:]
+text = open(docs).read()
+section = text[text.index("### REST requests"):]
+requests = re.findall(r"\*\*`(\w+)`, (rows|columns)\*\*: (.*?)\n\n```json\n(.*?)\n```", section, re.S)
+loaded = tf.saved_model.load(path)
+
+
+def server_tensors(body, specs):
+    # TF Serving's REST rules: rows ("instances") stack each input over the
+    # entries (a batch axis for every input); columns ("inputs") take each
+    # input as is. A lone input may be given without its name. The dtype is
+    # the signature's.
+    if "instances" in body:
+        rows = body["instances"]
+        if not isinstance(rows[0], dict):
+            (name,) = specs
+            rows = [{name: row} for row in rows]
+        values = {name: [row[name] for row in rows] for name in rows[0]}
+    else:
+        values = body["inputs"]
+        if not isinstance(values, dict):
+            (name,) = specs
+            values = {name: values}
+    return {name: np.asarray(v, specs[name].dtype.as_numpy_dtype) for name, v in values.items()}
+
+
+results = []
+for heading, layout, claim, body in requests:
+    body = json.loads(body)
+    name = body.get("signature_name", "serving_default")
+    fn = loaded.signatures[name]
+    specs = fn.structured_input_signature[1]
+    tensors = server_tensors(body, specs)
+    result = dict(
+        heading=heading, layout=layout, claim=claim, signature=name,
+        inputs=sorted(tensors), signature_inputs=sorted(specs),
+        shapes={k: list(v.shape) for k, v in tensors.items()},
+        mismatched=sorted(k for k, v in tensors.items() if not specs[k].shape.is_compatible_with(v.shape)),
+    )
+    try:
+        images = fn(**{k: tf.constant(v) for k, v in tensors.items()})["images"].numpy()
+    except (TypeError, ValueError, tf.errors.InvalidArgumentError) as e:
+        result["error"] = str(e).splitlines()[0]
+    else:
+        response = {"predictions": [image.tolist() for image in images]} if "instances" in body else {"outputs": images.tolist()}
+        (key,) = response
+        result.update(key=key, shape=list(np.shape(response[key])))
+    results.append(result)
+json.dump(results, open(out, "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def rest_doc(exported):
+    """Each REST request of docs/serving.md, turned into tensors as the server does and run (fresh process)."""
+    out = exported["tmp"] / "rest_doc.json"
+    run_python(REST_DOC_CLIENT, SERVING_DOC, exported["version_dir"], out)
+    return json.loads(out.read_text())
+
+
+def test_docs_show_both_rest_formats_for_every_signature(rest_doc):
+    found = sorted((r["heading"], r["layout"]) for r in rest_doc)
+    assert found == sorted((s, f) for s in ("interpolate", "sample", "serving_default") for f in ("columns", "rows"))
+    for request in rest_doc:
+        assert request["signature"] == request["heading"], request
+        assert request["inputs"] == request["signature_inputs"], request  # the server refuses missing inputs
+
+
+def test_documented_rest_responses_have_the_documented_shapes(rest_doc):
+    for request in rest_doc:
+        match = re.fullmatch(r"response `(\w+)`, shape `\[([\d, ]+)\]`", request["claim"])
+        if match is None:
+            continue
+        assert not request["mismatched"] and "error" not in request, request
+        assert request["key"] == match[1], request
+        assert request["shape"] == [int(n) for n in match[2].split(",")], request
+
+
+def test_documented_rest_refusals_are_refused(rest_doc):
+    refused = [r for r in rest_doc if r["claim"].startswith("refused")]
+    assert {r["heading"] for r in refused} == {"sample", "interpolate"}
+    for request in refused:
+        assert request["mismatched"] and "error" in request, request
+        for name in request["mismatched"]:
+            assert f"`{name}`" in request["claim"]
+            assert f"`{request['shapes'][name]}`".replace(" ", "") in request["claim"].replace(" ", ""), request
+
+
+def _fenced_block_after(text, heading):
+    """The first fenced block after `heading` in a Markdown text."""
+    after = text[text.index(heading):]
+    return re.search(r"```\w*\n(.*?)\n```", after, re.S)[1]
+
+
+def test_documented_models_config_parses_and_serves_two_versions():
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    text = SERVING_DOC.read_text()
+    config = text_format.Parse(
+        _fenced_block_after(text, "### Two versions"), model_server_config_pb2.ModelServerConfig()
+    )
+    (model,) = config.model_config_list.config
+    assert model.name == "gan" and model.base_path.endswith("/gan")
+    assert list(model.model_version_policy.specific.versions) == [1, 2]
+    assert set(model.version_labels.values()) == {1, 2}
+    for label, version in model.version_labels.items():
+        assert f"/v1/models/gan/labels/{label}:predict" in text or f"/v1/models/gan/versions/{version}:predict" in text
 
 
 def test_saved_model_cli_show_lists_signatures(exported):
