@@ -314,6 +314,21 @@ def test_warmup_requests_run_in_the_tf1_session_like_the_signatures(warmup, expo
     np.testing.assert_allclose(results["tf1_interpolate"], generator(ends), atol=ATOL)
 
 
+def test_warmup_of_a_conditional_generator_sends_the_label(tmp_path):
+    from gan_keras.training import TrainConfig, build_gan
+
+    generator = build_gan(TrainConfig(conditional=True), (28, 28, 1), num_classes=10).inference_generator
+    out = tmp_path / "warmup"
+    run_python(WARMUP_CLIENT, serving.export(generator, str(tmp_path / "export")), out)
+    results = dict(np.load(f"{out}.npz"))
+    for request in json.loads(pathlib.Path(f"{out}.json").read_text()):
+        assert request["inputs"] == request["signature_inputs"] and "label" in request["inputs"], request
+        name = request["name"]
+        np.testing.assert_allclose(results[f"tf1_{name}"], results[f"tf2_{name}"], atol=ATOL)
+    z, label = results["input_serving_default_z"], results["input_serving_default_label"]
+    np.testing.assert_allclose(results["tf1_serving_default"], generator((z, label)), atol=ATOL)
+
+
 def test_export_without_serving_protos_warns_once_and_still_exports(exported, tmp_path):
     # A Python where `import tensorflow_serving` fails, running export.py.
     code = (
