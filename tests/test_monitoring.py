@@ -122,7 +122,7 @@ def test_fixed_noise_grid_per_epoch_is_the_generator_on_fixed_z(monitored_run, s
     width, height, png = events[-1][1]
     image = tf.io.decode_png(png).numpy()
     assert (int(width), int(height)) == (291, 291) and image.shape == (291, 291, 1)
-    expected = images.sample_grid(monitored_run["gan"].generator, 10, 10, seed=(0, 0))
+    expected = images.sample_grid(monitored_run["gan"].inference_generator, 10, 10, seed=(0, 0))
     np.testing.assert_array_equal(image, expected)
 
 
