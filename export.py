@@ -3,7 +3,9 @@
     python export.py --model_dir=runs/mnist --export_dir=models/gan
 
 writes `models/gan/<version>/` (a SavedModel with the signatures
-`serving_default`, `sample` and `interpolate`; see docs/serving.md) and
+`serving_default`, `sample` and `interpolate`, and TF Serving warm-up requests
+in `assets.extra/` when `tensorflow-serving-api` is installed; see
+docs/serving.md) and
 `models/gan/generator.keras`. The version defaults to the next integer after
 the existing ones; the generator comes from the newest checkpoint of the run,
 or from `--checkpoint`.

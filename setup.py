@@ -25,6 +25,10 @@ setuptools.setup(
         "matplotlib",
         "numpy",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        # The protos of TF Serving's warm-up requests (export.py); pinned to TF's minor version.
+        "serving": ["tensorflow-serving-api>=2.21,<2.22"],
+        "test": ["pytest>=8", "tensorflow-serving-api>=2.21,<2.22"],
+    },
     license="Apache-2.0",
 )

@@ -15,6 +15,10 @@ TensorBoard "runs" (sub-directories) that differ in what their step is:
   `speed/steps_per_second`; at every epoch end the image
   `samples/fixed_noise` (G on the same z) and, with `histograms=True`,
   histograms of G's and D's weights; the text `config`.
+- the log dir itself: the HParams dashboard's data (`HParamsSummary`): the
+  run's flags as hparams, and as its metrics the last value of the scalars
+  `HPARAMS_METRICS` names (in `train/`), so the runs under one `--logdir`
+  can be compared in its table and parallel-coordinates views.
 - `figures/`: written by `python -m gan_keras.figures`.
 
 Keras' callback alone does not fit a GAN: batch scalars use a counter that
@@ -29,12 +33,23 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
 
 from gan_keras import images as images_lib
 
 STEPS_SUBDIR = "steps"
 SAMPLES_TAG = "samples/fixed_noise"
 CONFIG_TAG = "config"
+TRAIN_SUBDIR = "train"  # Keras' TensorBoard callback writes the epoch scalars here.
+
+# The HParams dashboard's metrics: `(epoch log key, display name)`; the Parzen
+# key depends on the run's `parzen_samples` (see `hparams_metrics`).
+HPARAMS_METRICS = (
+    ("parzen_ll_{parzen_samples}samples", "Parzen log-likelihood (nats)"),
+    ("frechet_distance", "Frechet distance"),
+    ("classes_covered", "classes covered"),
+    ("d_fake", "mean D(G(z))"),
+)
 
 
 def global_step(gan):
@@ -275,6 +290,64 @@ class ConfigText(_StepSummaryCallback):
         self.writer.flush()
 
 
+def hparam_values(config_dict):
+    """The settings as HParams values: bools, numbers and strings kept, others as text, None left out.
+
+    Example:
+
+    >>> hparam_values({"epochs": 2, "tpu": None, "seed": (1, 2)})
+    {'epochs': 2, 'seed': '(1, 2)'}
+    """
+    return {
+        name: value if isinstance(value, (bool, int, float, str)) else repr(value)
+        for name, value in config_dict.items()
+        if value is not None
+    }
+
+
+def hparams_metrics(config_dict):
+    """The `hp.Metric`s of a run: the last epoch's values of `HPARAMS_METRICS` in `train/`.
+
+    Example:
+
+    >>> [m.as_proto().name.tag for m in hparams_metrics({"parzen_samples": 10})][:2]
+    ['epoch_parzen_ll_10samples', 'epoch_frechet_distance']
+    """
+    return [
+        hp.Metric(f"epoch_{key.format(**config_dict)}", group=TRAIN_SUBDIR, display_name=display)
+        for key, display in HPARAMS_METRICS
+        if "{parzen_samples}" not in key or "parzen_samples" in config_dict
+    ]
+
+
+class HParamsSummary(keras.callbacks.Callback):
+    """Writes the HParams dashboard's data of a run into `log_dir` when training starts.
+
+    `log_dir` becomes one session (a row of the table) whose hparams are the
+    settings (`hparam_values`) and whose metrics are `hparams_metrics`: the
+    table shows each one's last value. Written through `hp.hparams` (not
+    `hp.KerasCallback`, which needs tf-keras), in its own event file.
+
+    Example:
+
+    >>> gan.fit(data, callbacks=[HParamsSummary("runs/a/logs", {"epochs": 2})])  # doctest: +SKIP
+    """
+
+    def __init__(self, log_dir, config_dict):
+        super().__init__()
+        self.writer = SummaryWriter(log_dir)
+        self.config_dict = dict(config_dict)
+
+    def on_train_begin(self, logs=None):
+        values = hparam_values(self.config_dict)
+        with self.writer.as_default(step=global_step(self.model)):
+            hp.hparams_config(
+                hparams=[hp.HParam(name) for name in self.config_dict], metrics=hparams_metrics(self.config_dict)
+            )
+            hp.hparams(values)
+        self.writer.close()
+
+
 def monitoring_callbacks(
     log_dir,
     config_dict=None,
@@ -287,8 +360,9 @@ def monitoring_callbacks(
 
     Args:
         log_dir: the log dir, e.g. `MODEL_DIR/logs`.
-        config_dict: settings logged as the text `config`, e.g.
-            `dataclasses.asdict(config)`; None logs no text.
+        config_dict: settings logged as the text `config` and as the
+            HParams dashboard's hparams, e.g. `dataclasses.asdict(config)`;
+            None logs neither.
         update_freq: GAN steps between points of the per-step scalars.
         histograms: also log histograms of G's and D's weights every epoch.
         sample_seed: the `[2]` int seed of the fixed noise of the sample grid.
@@ -313,5 +387,5 @@ def monitoring_callbacks(
     if histograms:
         callbacks.append(WeightHistograms(writer))
     if config_dict is not None:
-        callbacks.append(ConfigText(writer, config_dict))
+        callbacks += [ConfigText(writer, config_dict), HParamsSummary(log_dir, config_dict)]
     return callbacks

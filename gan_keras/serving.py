@@ -3,6 +3,7 @@
 `export(generator, export_dir)` writes
 
     EXPORT_DIR/<version>/    a SavedModel in TF Serving's layout (signatures below)
+      assets.extra/tf_serving_warmup_requests   one request per signature (below)
     EXPORT_DIR/generator.keras
 
 Signatures of the SavedModel (each returns `{"images": float32 [n, H, W, C]}`
@@ -24,15 +25,24 @@ Bad requests (negative or too many samples, fewer than 2 steps, a label out
 of range) fail with an `InvalidArgumentError` naming the input; the loaded
 model keeps working.
 
+Warm-up: TF Serving runs the `PredictionLog`s of
+`assets.extra/tf_serving_warmup_requests` (a TFRecord file) when it loads a
+version, so the first real request does not pay the graph warm-up. The
+records are built with the `tensorflow-serving-api` protos (the `[serving]`
+extra); without them the version is exported without the file and one
+warning line says so.
+
 `export.py` is the command-line front end; `export_from_model_dir` is what it
 runs.
 """
 
 import os
 import shutil
+import sys
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from gan_keras import restoring
@@ -42,6 +52,9 @@ from gan_keras.training import save_generator
 # Requests for more images than this are refused (a server would otherwise
 # try to allocate whatever a client asks for).
 DEFAULT_MAX_SAMPLES = 10_000
+
+# Where TF Serving looks for warm-up requests in a version dir.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 class ExportError(ValueError):
@@ -162,11 +175,79 @@ def export_saved_model(generator, path, max_samples=DEFAULT_MAX_SAMPLES):
     ...     num_samples=tf.constant(4), seed=tf.constant(0))["images"].shape  # doctest: +SKIP
     TensorShape([4, 28, 28, 1])
     """
+    # No `archive.track(generator)`: it would save (and a loader restore) every
+    # weight twice, once as the Keras variable and once as the tf.Variable the
+    # endpoints capture (keras#23553). The endpoints track what they use.
     archive = keras.export.ExportArchive()
-    archive.track(generator)
     for name, (fn, input_signature) in serving_functions(generator, max_samples).items():
         archive.add_endpoint(name, fn, input_signature)
     archive.write_out(path, verbose=False)
+
+
+def warmup_inputs(generator):
+    """`{signature name: {input name: numpy array}}`: one small valid request per signature.
+
+    Example:
+
+    >>> {name: sorted(inputs) for name, inputs in warmup_inputs(generator).items()}  # doctest: +SKIP
+    {'serving_default': ['z'], 'sample': ['num_samples', 'seed'], 'interpolate': ['num_steps', 'z_end', 'z_start']}
+    """
+    z = generator.sample_noise(2, tf.constant([0, 0])).numpy()
+    label = {"label": 0} if generator.num_classes else {}
+    requests = {
+        "serving_default": {"z": z[:1], **({"label": [0]} if label else {})},
+        "sample": {"num_samples": 1, "seed": 0, **label},
+        "interpolate": {"z_start": z[0], "z_end": z[1], "num_steps": 2, **label},
+    }
+    return {name: {key: _as_input(value) for key, value in inputs.items()} for name, inputs in requests.items()}
+
+
+def _as_input(value):
+    """An int becomes int32 and a float array float32, the dtypes of the signatures."""
+    array = np.asarray(value)
+    return array.astype(np.int32 if array.dtype.kind == "i" else np.float32)
+
+
+def _serving_protos():
+    """`(predict_pb2, prediction_log_pb2)` of `tensorflow-serving-api`, or None if it is not installed."""
+    try:
+        from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+    except ImportError:
+        return None
+    return predict_pb2, prediction_log_pb2
+
+
+def write_warmup_requests(generator, version_dir):
+    """Writes `version_dir/assets.extra/tf_serving_warmup_requests`; returns its path, or None.
+
+    One `PredictionLog` per signature (`warmup_inputs`). Without the
+    `tensorflow-serving-api` protos it writes nothing and prints one warning line.
+
+    Example:
+
+    >>> write_warmup_requests(generator, "/tmp/models/gan/1")  # doctest: +SKIP
+    '/tmp/models/gan/1/assets.extra/tf_serving_warmup_requests'
+    """
+    protos = _serving_protos()
+    if protos is None:
+        print(
+            f"warning: tensorflow-serving-api is not installed (pip install 'gan_keras[serving]'): "
+            f"exported without {WARMUP_FILE}, so TF Serving's first request to each signature pays its warm-up.",
+            file=sys.stderr,
+        )
+        return None
+    predict_pb2, prediction_log_pb2 = protos
+    path = os.path.join(version_dir, WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for name, inputs in warmup_inputs(generator).items():
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = name
+            for key, value in inputs.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
 
 
 def existing_versions(export_dir):
@@ -204,7 +285,7 @@ def resolve_version(export_dir, version=None):
 def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES):
     """Exports `generator` to `export_dir/<version>/` and `export_dir/generator.keras`.
 
-    The SavedModel is written to a hidden temporary dir in `export_dir` and
+    The SavedModel (with its warm-up requests) is written to a hidden temporary dir in `export_dir` and
     renamed into place, so TF Serving never sees a partial version; the
     `.keras` file is replaced atomically too. Returns the version dir.
 
@@ -219,6 +300,7 @@ def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
         export_saved_model(generator, tmp, max_samples)
+        write_warmup_requests(generator, tmp)
         os.rename(tmp, target)  # Fails (rather than merging) if target appeared meanwhile.
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

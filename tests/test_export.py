@@ -10,6 +10,7 @@ that the test compares with the in-process generator.
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -75,7 +76,7 @@ def exported(trained_run, tmp_path_factory):
         sys.executable, "export.py", f"--model_dir={trained_run['model_dir']}",
         f"--export_dir={export_dir}",
     )
-    generator = trained_run["gan"].generator
+    generator = trained_run["gan"].inference_generator  # what export.py exports (the EMA one)
     z = generator.sample_noise(6, tf.constant([3, 4])).numpy()
     np.save(tmp / "z.npy", z)
     return {
@@ -95,6 +96,7 @@ def test_export_layout(exported):
     assert sorted(os.listdir(exported["export_dir"])) == ["1", "generator.keras"]
     assert (exported["version_dir"] / "saved_model.pb").is_file()
     assert (exported["version_dir"] / "variables" / "variables.index").is_file()
+    assert (exported["version_dir"] / serving.WARMUP_FILE).is_file()
     assert f"Exported {exported['version_dir']}" in exported["stdout"]
 
 
@@ -244,6 +246,231 @@ def test_tf1_session_bad_requests_fail_clearly_and_session_keeps_working(tf1):
     assert "num_samples must be in [0, 10000]" in tf1["errors"]["negative"]
     assert "Cannot feed value of shape (2, 101)" in tf1["errors"]["width"]
     np.testing.assert_array_equal(tf1["after_errors"], tf1["default"])
+
+
+WARMUP_CLIENT = """
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+path, out = sys.argv[1:]
+v1 = tf.compat.v1
+requests = []
+for record in tf.data.TFRecordDataset(os.path.join(path, "assets.extra", "tf_serving_warmup_requests")):
+    log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+    request = log.predict_log.request
+    requests.append((request.model_spec.signature_name, {k: tf.make_ndarray(v) for k, v in request.inputs.items()}))
+
+results, described = {}, []
+with v1.Session(graph=tf.Graph()) as sess:
+    signatures = v1.saved_model.loader.load(sess, ["serve"], path).signature_def
+    for name, inputs in requests:
+        sig = signatures[name]
+        described.append(dict(
+            name=name,
+            inputs={k: str(v.dtype) for k, v in inputs.items()},
+            signature_inputs={k: tf.dtypes.as_dtype(t.dtype).name for k, t in sig.inputs.items()},
+        ))
+        feed = {sig.inputs[k].name: v for k, v in inputs.items()}
+        results[f"tf1_{name}"] = sess.run(sig.outputs["images"].name, feed)
+        for k, v in inputs.items():
+            results[f"input_{name}_{k}"] = v
+loaded = tf.saved_model.load(path)
+for name, inputs in requests:
+    outputs = loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
+    results[f"tf2_{name}"] = outputs["images"].numpy()
+np.savez(out + ".npz", **results)
+json.dump(described, open(out + ".json", "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def warmup(exported):
+    """The warm-up file parsed back and run (TF1 session and TF2 signatures) in a fresh process."""
+    out = exported["tmp"] / "warmup"
+    run_python(WARMUP_CLIENT, exported["version_dir"], out)
+    return dict(np.load(f"{out}.npz")), json.loads(pathlib.Path(f"{out}.json").read_text())
+
+
+def test_warmup_has_one_valid_request_per_signature(warmup):
+    _, described = warmup
+    assert sorted(d["name"] for d in described) == ["interpolate", "sample", "serving_default"]
+    for request in described:  # TF Serving refuses a request without every input, or with the wrong dtype.
+        assert request["inputs"] == request["signature_inputs"], request
+
+
+def test_warmup_requests_run_in_the_tf1_session_like_the_signatures(warmup, exported):
+    results, described = warmup
+    generator = exported["generator"]
+    for name in (d["name"] for d in described):
+        np.testing.assert_allclose(results[f"tf1_{name}"], results[f"tf2_{name}"], atol=ATOL)
+    z = results["input_serving_default_z"]
+    assert z.shape == (1, generator.latent_dim)
+    np.testing.assert_allclose(results["tf1_serving_default"], generator(z), atol=ATOL)
+    seed = int(results["input_sample_seed"])
+    np.testing.assert_allclose(results["tf1_sample"], generator.sample(1, [seed, 0]), atol=ATOL)
+    ends = np.stack([results["input_interpolate_z_start"], results["input_interpolate_z_end"]])
+    np.testing.assert_allclose(results["tf1_interpolate"], generator(ends), atol=ATOL)
+
+
+def test_warmup_of_a_conditional_generator_sends_the_label(tmp_path):
+    from gan_keras.training import TrainConfig, build_gan
+
+    generator = build_gan(TrainConfig(conditional=True), (28, 28, 1), num_classes=10).inference_generator
+    out = tmp_path / "warmup"
+    run_python(WARMUP_CLIENT, serving.export(generator, str(tmp_path / "export")), out)
+    results = dict(np.load(f"{out}.npz"))
+    for request in json.loads(pathlib.Path(f"{out}.json").read_text()):
+        assert request["inputs"] == request["signature_inputs"] and "label" in request["inputs"], request
+        name = request["name"]
+        np.testing.assert_allclose(results[f"tf1_{name}"], results[f"tf2_{name}"], atol=ATOL)
+    z, label = results["input_serving_default_z"], results["input_serving_default_label"]
+    np.testing.assert_allclose(results["tf1_serving_default"], generator((z, label)), atol=ATOL)
+
+
+def test_export_without_serving_protos_warns_once_and_still_exports(exported, tmp_path):
+    # A Python where `import tensorflow_serving` fails, running export.py.
+    code = (
+        "import runpy, sys; sys.modules['tensorflow_serving'] = None; "
+        "sys.argv = ['export.py'] + sys.argv[1:]; runpy.run_path('export.py', run_name='__main__')"
+    )
+    result = run_command(
+        sys.executable, "-c", code, f"--model_dir={exported['model_dir']}", f"--export_dir={tmp_path}"
+    )
+    warnings = [line for line in result.stderr.splitlines() if "tensorflow-serving-api" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: "), result.stderr[-2000:]
+    assert serving.WARMUP_FILE in warnings[0]
+    assert (tmp_path / "1" / "saved_model.pb").is_file()
+    assert not (tmp_path / "1" / "assets.extra").exists()
+
+
+def test_each_weight_is_saved_once(exported):
+    # keras#23553: `ExportArchive.track(model)` saved each weight a second time.
+    saved = tf.train.list_variables(str(exported["version_dir"] / "variables" / "variables"))
+    values = [shape for name, shape in saved if name.endswith("VARIABLE_VALUE")]
+    weights = exported["generator"].weights
+    assert sorted(map(tuple, values)) == sorted(tuple(w.shape) for w in weights)
+    data = exported["version_dir"] / "variables" / "variables.data-00000-of-00001"
+    weight_bytes = sum(int(np.prod(w.shape)) * 4 for w in weights)
+    assert weight_bytes <= data.stat().st_size < 1.01 * weight_bytes
+
+
+SERVING_DOC = REPO / "docs" / "serving.md"
+
+REST_DOC_CLIENT = r"""
+import json, re, sys
+import numpy as np
+import tensorflow as tf
+
+docs, path, out = sys.argv[1:]
+text = open(docs).read()
+section = text[text.index("### REST requests"):]
+requests = re.findall(r"\*\*`(\w+)`, (rows|columns)\*\*: (.*?)\n\n```json\n(.*?)\n```", section, re.S)
+loaded = tf.saved_model.load(path)
+
+
+def server_tensors(body, specs):
+    # TF Serving's REST rules: rows ("instances") stack each input over the
+    # entries (a batch axis for every input); columns ("inputs") take each
+    # input as is. A lone input may be given without its name. The dtype is
+    # the signature's.
+    if "instances" in body:
+        rows = body["instances"]
+        if not isinstance(rows[0], dict):
+            (name,) = specs
+            rows = [{name: row} for row in rows]
+        values = {name: [row[name] for row in rows] for name in rows[0]}
+    else:
+        values = body["inputs"]
+        if not isinstance(values, dict):
+            (name,) = specs
+            values = {name: values}
+    return {name: np.asarray(v, specs[name].dtype.as_numpy_dtype) for name, v in values.items()}
+
+
+results = []
+for heading, layout, claim, body in requests:
+    body = json.loads(body)
+    name = body.get("signature_name", "serving_default")
+    fn = loaded.signatures[name]
+    specs = fn.structured_input_signature[1]
+    tensors = server_tensors(body, specs)
+    result = dict(
+        heading=heading, layout=layout, claim=claim, signature=name,
+        inputs=sorted(tensors), signature_inputs=sorted(specs),
+        shapes={k: list(v.shape) for k, v in tensors.items()},
+        mismatched=sorted(k for k, v in tensors.items() if not specs[k].shape.is_compatible_with(v.shape)),
+    )
+    try:
+        images = fn(**{k: tf.constant(v) for k, v in tensors.items()})["images"].numpy()
+    except (TypeError, ValueError, tf.errors.InvalidArgumentError) as e:
+        result["error"] = str(e).splitlines()[0]
+    else:
+        response = {"predictions": [image.tolist() for image in images]} if "instances" in body else {"outputs": images.tolist()}
+        (key,) = response
+        result.update(key=key, shape=list(np.shape(response[key])))
+    results.append(result)
+json.dump(results, open(out, "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def rest_doc(exported):
+    """Each REST request of docs/serving.md, turned into tensors as the server does and run (fresh process)."""
+    out = exported["tmp"] / "rest_doc.json"
+    run_python(REST_DOC_CLIENT, SERVING_DOC, exported["version_dir"], out)
+    return json.loads(out.read_text())
+
+
+def test_docs_show_both_rest_formats_for_every_signature(rest_doc):
+    found = sorted((r["heading"], r["layout"]) for r in rest_doc)
+    assert found == sorted((s, f) for s in ("interpolate", "sample", "serving_default") for f in ("columns", "rows"))
+    for request in rest_doc:
+        assert request["signature"] == request["heading"], request
+        assert request["inputs"] == request["signature_inputs"], request  # the server refuses missing inputs
+
+
+def test_documented_rest_responses_have_the_documented_shapes(rest_doc):
+    for request in rest_doc:
+        match = re.fullmatch(r"response `(\w+)`, shape `\[([\d, ]+)\]`", request["claim"])
+        if match is None:
+            continue
+        assert not request["mismatched"] and "error" not in request, request
+        assert request["key"] == match[1], request
+        assert request["shape"] == [int(n) for n in match[2].split(",")], request
+
+
+def test_documented_rest_refusals_are_refused(rest_doc):
+    refused = [r for r in rest_doc if r["claim"].startswith("refused")]
+    assert {r["heading"] for r in refused} == {"sample", "interpolate"}
+    for request in refused:
+        assert request["mismatched"] and "error" in request, request
+        for name in request["mismatched"]:
+            assert f"`{name}`" in request["claim"]
+            assert f"`{request['shapes'][name]}`".replace(" ", "") in request["claim"].replace(" ", ""), request
+
+
+def _fenced_block_after(text, heading):
+    """The first fenced block after `heading` in a Markdown text."""
+    after = text[text.index(heading):]
+    return re.search(r"```\w*\n(.*?)\n```", after, re.S)[1]
+
+
+def test_documented_models_config_parses_and_serves_two_versions():
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    text = SERVING_DOC.read_text()
+    config = text_format.Parse(
+        _fenced_block_after(text, "### Two versions"), model_server_config_pb2.ModelServerConfig()
+    )
+    (model,) = config.model_config_list.config
+    assert model.name == "gan" and model.base_path.endswith("/gan")
+    assert list(model.model_version_policy.specific.versions) == [1, 2]
+    assert set(model.version_labels.values()) == {1, 2}
+    for label, version in model.version_labels.items():
+        assert f"/v1/models/gan/labels/{label}:predict" in text or f"/v1/models/gan/versions/{version}:predict" in text
 
 
 def test_saved_model_cli_show_lists_signatures(exported):
