@@ -8,7 +8,8 @@ in `assets.extra/` when `tensorflow-serving-api` is installed; see
 docs/serving.md) and
 `models/gan/generator.keras`. The version defaults to the next integer after
 the existing ones; the generator comes from the newest checkpoint of the run,
-or from `--checkpoint`.
+or from `--checkpoint`, or from a `.keras` file (`--generator=PATH` instead of
+`--model_dir`).
 """
 
 from absl import app, flags
@@ -17,7 +18,15 @@ from gan_keras.cli import fail, flags_parser
 from gan_keras.restoring import RestoreError
 from gan_keras.serving import DEFAULT_MAX_SAMPLES, ExportError, export_from_model_dir
 
-flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.", required=True)
+flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.")
+flags.DEFINE_string(
+    "generator", None, "Instead of --model_dir: a generator .keras file, e.g. pretrained/mnist/generator.keras."
+)
+flags.register_multi_flags_validator(
+    ["model_dir", "generator"],
+    lambda values: (values["model_dir"] is None) != (values["generator"] is None),
+    "pass exactly one of --model_dir (a train.py run) or --generator (a generator .keras file).",
+)
 flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF Serving's model dir).", required=True)
 flags.DEFINE_string("checkpoint", None, "A checkpoint path, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).")
 flags.DEFINE_integer("version", None, "Version to write (default: the next integer after the existing ones).")
@@ -38,6 +47,7 @@ def main(argv):
             version=FLAGS.version,
             max_samples=FLAGS.max_samples,
             ema=FLAGS.ema,
+            generator=FLAGS.generator,
         )
     except (ExportError, RestoreError) as e:
         fail(PROGRAM, e)

@@ -310,21 +310,27 @@ def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES)
 
 
 def export_from_model_dir(
-    model_dir, export_dir, checkpoint=None, version=None, max_samples=DEFAULT_MAX_SAMPLES, ema=True
+    model_dir, export_dir, checkpoint=None, version=None, max_samples=DEFAULT_MAX_SAMPLES, ema=True, generator=None
 ):
-    """Exports the generator of a training dir; what `export.py` runs.
+    """Exports the generator of a training dir, or a generator `.keras` file; what `export.py` runs.
 
     The generator is the averaged one if the run kept it (`--ema_decay`),
-    unless `ema=False`. The version is checked before anything is loaded.
+    unless `ema=False`; with `generator` (a path; `model_dir` is then None)
+    it is that file's. The version is checked before anything is loaded.
     Returns the version dir.
 
     Example:
 
     >>> export_from_model_dir("runs/mnist", "/tmp/models/gan")  # doctest: +SKIP
     '/tmp/models/gan/1'
+    >>> export_from_model_dir(None, "/tmp/models/gan", generator="pretrained/mnist/generator.keras")  # doctest: +SKIP
+    '/tmp/models/gan/2'
     """
     if max_samples < 1:
         raise ExportError(f"--max_samples must be >= 1; got {max_samples}.")
     version = resolve_version(export_dir, version)
-    generator = restoring.load_generator(model_dir, checkpoint, ema).generator
+    if generator is not None:
+        generator = restoring.load_generator_file(generator).generator
+    else:
+        generator = restoring.load_generator(model_dir, checkpoint, ema).generator
     return export(generator, export_dir, version, max_samples)

@@ -69,6 +69,27 @@ def test_cli_writes_parzen_json(trained_run, tmp_path):
     assert len(line) == 1 and "200 samples" in line[0] and "300 reference images" in line[0]
 
 
+def test_cli_scores_a_generator_file_as_parzen_evaluate_does(trained_run, images, tmp_path):
+    # evaluate --generator=PATH: the same numbers as the library on the same generator and seed.
+    from gan_keras.parzen import generator_samples, parzen_evaluate
+    from gan_keras.restoring import load_generator_file
+
+    keras_file = tmp_path / "generator.keras"
+    shutil.copy(os.path.join(trained_run["model_dir"], "generator.keras"), keras_file)
+    result = evaluate(f"--generator={keras_file}", "--num_samples=200", "--num_valid=200", "--num_test=300",
+                      "--seed=3,4", "--noclassifier_metrics")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Generator: the saved weights from {keras_file}" in result.stdout
+    with open(tmp_path / "parzen.json") as f:
+        saved = json.load(f)
+    generator = load_generator_file(str(keras_file)).generator
+    want = parzen_evaluate(generator_samples(generator, 200, SEED), images["test"], images["valid"],
+                           num_samples=200, seed=SEED, num_valid=200)
+    assert saved["sigma"] == pytest.approx(want["sigma"])
+    assert saved["log_likelihood"] == pytest.approx(want["log_likelihood"], abs=1e-6)
+    assert saved["standard_error"] == pytest.approx(want["standard_error"], abs=1e-6)
+
+
 @pytest.mark.parametrize(
     "flags, names",
     [

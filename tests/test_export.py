@@ -625,3 +625,16 @@ def test_checkpoint_with_other_state_still_exports(exported, tmp_path):
     path = serving.export_from_model_dir(str(model_dir), str(tmp_path / "out"))
     images = tf.saved_model.load(path).signatures["serving_default"](z=tf.constant(exported["z"]))
     np.testing.assert_allclose(images["images"], exported["generator"](exported["z"]), atol=ATOL)
+
+
+def test_export_cli_takes_a_generator_file(exported, tmp_path):
+    # export.py --generator=PATH: a .keras file without its run (e.g. pretrained/mnist/).
+    keras_file = exported["export_dir"] / "generator.keras"
+    run_command(sys.executable, REPO / "export.py", f"--generator={keras_file}", f"--export_dir={tmp_path}")
+    loaded = tf.saved_model.load(str(tmp_path / "1"))
+    z = exported["z"]
+    images = loaded.signatures["serving_default"](z=tf.constant(z))["images"]
+    np.testing.assert_allclose(images, exported["generator"](z), atol=ATOL)
+    both = run_command(sys.executable, REPO / "export.py", f"--generator={keras_file}",
+                       f"--model_dir={tmp_path}", f"--export_dir={tmp_path}", check=False)
+    assert "pass exactly one of --model_dir" in error_line(both.stderr)
