@@ -14,6 +14,7 @@ from absl import app, flags
 from gan_keras.cli import fail, flags_parser
 from gan_keras.restoring import RestoreError
 from gan_keras.serving import DEFAULT_MAX_SAMPLES, ExportError, export_from_model_dir
+from gan_keras.storage import StorageError
 
 flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.", required=True)
 flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF Serving's model dir).", required=True)
@@ -37,7 +38,7 @@ def main(argv):
             max_samples=FLAGS.max_samples,
             ema=FLAGS.ema,
         )
-    except (ExportError, RestoreError) as e:
+    except (ExportError, RestoreError, StorageError) as e:
         fail(PROGRAM, e)
     print(f"Exported {path}")
 

@@ -55,7 +55,10 @@ def load_generator(model_dir, checkpoint=None, ema=True):
     """
     if not os.path.isdir(model_dir):
         raise RestoreError(f"--model_dir={model_dir} is not a directory.")
-    config = training.load_config(model_dir)
+    try:
+        config = training.load_config(model_dir)
+    except training.ConfigError as e:
+        raise RestoreError(str(e)) from None
     if checkpoint is not None and config is None:
         raise RestoreError(
             f"--model_dir={model_dir} holds no {training.CONFIG_FILE}, which is needed to read "
@@ -68,19 +71,19 @@ def load_generator(model_dir, checkpoint=None, ema=True):
         return _from_checkpoint(config, path, source, ema)
     keras_file = os.path.join(model_dir, GENERATOR_FILE)
     if os.path.exists(keras_file):
-        return load_generator_file(keras_file)
+        return load_generator_file(keras_file, source=f"--model_dir={model_dir} ({keras_file})")
     raise RestoreError(
         f"--model_dir={model_dir} holds no training run (no checkpoint with "
         f"{training.CONFIG_FILE}, no {GENERATOR_FILE}); pass the --model_dir of a train.py run."
     )
 
 
-def load_generator_file(path, flag="--generator"):
+def load_generator_file(path, source=None):
     """A generator saved as a `.keras` file (`generator.keras` of a run, an export, `pretrained/`).
 
     Raises:
-        RestoreError: one line naming `flag` and the file, if it is missing,
-            not a Keras archive, or not a generator.
+        RestoreError: one line naming `source` (default: `--generator=PATH`),
+            if the file is missing, not a Keras archive, or not a generator.
 
     Example:
 
@@ -88,16 +91,17 @@ def load_generator_file(path, flag="--generator"):
     >>> restored.generator.sample(4, seed=[0, 0]).shape  # doctest: +SKIP
     TensorShape([4, 28, 28, 1])
     """
+    source = source or f"--generator={path}"
     if not os.path.isfile(path):
-        raise RestoreError(f"{flag}={path}: no such file.")
+        raise RestoreError(f"{source}: no such file.")
     if not zipfile.is_zipfile(path):  # Keras would say "File not found"
-        raise RestoreError(f"{flag}={path} is not a .keras file (a .keras file is a zip archive); it may be corrupt.")
+        raise RestoreError(f"{source} is not a .keras file (a .keras file is a zip archive); it may be corrupt.")
     try:
         generator = keras.saving.load_model(path, compile=False)
     except Exception as e:  # Keras raises ValueError, OSError, zipfile errors, ...
-        raise RestoreError(f"{flag}={path} is not a readable .keras file: {first_line(e)}") from None
+        raise RestoreError(f"{source} is not a readable .keras file: {first_line(e)}") from None
     if not hasattr(generator, "sample_noise"):
-        raise RestoreError(f"{flag}={path} holds a {type(generator).__name__}, not a gan_keras Generator.")
+        raise RestoreError(f"{source} holds a {type(generator).__name__}, not a gan_keras Generator.")
     return Restored(generator, path, ema=None)
 
 
