@@ -7,6 +7,7 @@ newest checkpoint (or a given one) is read. A dir holding only a
 
 import dataclasses
 import os
+import sys
 import zipfile
 
 import keras
@@ -14,7 +15,7 @@ import tensorflow as tf
 
 from gan_keras import data as data_lib
 from gan_keras import training
-from gan_keras.checkpointing import EMA_KEY, has_ema
+from gan_keras.checkpointing import EMA_KEY, checkpoint_paths, has_ema
 from gan_keras.cli import first_line
 
 GENERATOR_FILE = "generator.keras"
@@ -39,7 +40,9 @@ def load_generator(model_dir, checkpoint=None, ema=True):
     """The generator of a training run: newest checkpoint, `checkpoint`, or `generator.keras`.
 
     From a checkpoint only G, its optimiser (for the step) and the epoch are
-    read, and they must match; the discriminator is not needed. If the run
+    read, and they must match; the discriminator is not needed. A newest
+    checkpoint that cannot be read is reported in one line and the one
+    before it used. If the run
     averaged G's weights (`--ema_decay`) the averaged generator is returned,
     unless `ema=False` asks for the trained weights themselves.
 
@@ -64,11 +67,11 @@ def load_generator(model_dir, checkpoint=None, ema=True):
             f"--model_dir={model_dir} holds no {training.CONFIG_FILE}, which is needed to read "
             f"--checkpoint={checkpoint}."
         )
-    checkpoint_dir = os.path.join(model_dir, training.CHECKPOINT_SUBDIR)
-    path = checkpoint or (config and tf.train.latest_checkpoint(checkpoint_dir))
-    if path:
-        source = f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})"
-        return _from_checkpoint(config, path, source, ema)
+    if checkpoint:
+        return _from_checkpoint(config, checkpoint, f"--checkpoint={checkpoint}", ema)
+    paths = checkpoint_paths(os.path.join(model_dir, training.CHECKPOINT_SUBDIR)) if config else []
+    if paths:
+        return _newest_readable(config, model_dir, paths[::-1], ema)
     keras_file = os.path.join(model_dir, GENERATOR_FILE)
     if os.path.exists(keras_file):
         return load_generator_file(keras_file, source=f"--model_dir={model_dir} ({keras_file})")
@@ -105,6 +108,20 @@ def load_generator_file(path, source=None):
     return Restored(generator, path, ema=None)
 
 
+def _newest_readable(config, model_dir, paths, ema):
+    """The generator of the first of `paths` (newest first) that restores; a bad one is a one-line warning.
+
+    Readers move nothing: `train.py` moves an unreadable checkpoint aside when it resumes.
+    """
+    for i, path in enumerate(paths):
+        try:
+            return _from_checkpoint(config, path, f"--model_dir={model_dir} ({path})", ema)
+        except RestoreError as e:
+            if i + 1 == len(paths):
+                raise
+            print(f"warning: {e}; using {paths[i + 1]}.", file=sys.stderr)
+
+
 def _from_checkpoint(config, path, source, ema):
     gan = training.build_gan(
         config, data_lib.image_shape(config.dataset, config.data_dir), num_classes=config.num_classes()
@@ -124,6 +141,6 @@ def _from_checkpoint(config, path, source, ema):
             # hold G's weights only in its optimiser's variable list.
             legacy = tf.train.Checkpoint(g_optimizer=gan.g_optimizer, epoch=epoch)
             legacy.restore(path).expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, ValueError, AssertionError) as e:
+    except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:  # IndexError: a truncated data file
         raise RestoreError(f"{source}: cannot restore the generator: {first_line(e)}") from None
     return Restored(generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()), ema)

@@ -70,8 +70,11 @@ def writing(path, kept, cleanup=None):
         reason = storage_reason(e)
         if reason is None:
             raise
-        if cleanup:
-            shutil.rmtree(cleanup, ignore_errors=True) if os.path.isdir(cleanup) else _remove(cleanup)
+        if cleanup and os.path.isdir(cleanup):
+            shutil.rmtree(cleanup, ignore_errors=True)
+        elif cleanup:
+            with contextlib.suppress(OSError):
+                os.remove(cleanup)
         raise StorageError(f"{reason} writing {path}; {kept}.") from None
 
 
@@ -87,8 +90,3 @@ def atomic_write(path, text):
         with open(tmp, "w") as f:
             f.write(text)
         os.replace(tmp, path)
-
-
-def _remove(path):
-    with contextlib.suppress(OSError):
-        os.remove(path)
