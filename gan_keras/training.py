@@ -168,6 +168,11 @@ class TrainConfig:
         for name in ("checkpoint_every_steps", "checkpoint_every_minutes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must be >= 0 (0: only at epoch ends); got {getattr(self, name)}.")
+        if self.checkpoint_every_steps % self.steps_per_execution:
+            raise ConfigError(
+                f"--checkpoint_every_steps={self.checkpoint_every_steps} must be a multiple of "
+                f"--steps_per_execution={self.steps_per_execution} (steps run in groups of it)."
+            )
         if self.checkpoint_every_minutes and self.strategy == "multi_worker":
             raise ConfigError(
                 "--checkpoint_every_minutes cannot be used with --strategy=multi_worker (the workers' "
