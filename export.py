@@ -17,6 +17,7 @@ from absl import app, flags
 from gan_keras.cli import fail, flags_parser
 from gan_keras.restoring import RestoreError
 from gan_keras.serving import DEFAULT_MAX_SAMPLES, ExportError, export_from_model_dir
+from gan_keras.storage import StorageError
 
 flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.")
 flags.DEFINE_string(
@@ -49,7 +50,7 @@ def main(argv):
             ema=FLAGS.ema,
             generator=FLAGS.generator,
         )
-    except (ExportError, RestoreError) as e:
+    except (ExportError, RestoreError, StorageError) as e:
         fail(PROGRAM, e)
     print(f"Exported {path}")
 

@@ -10,6 +10,8 @@ configuration exactly:
 
 Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`). A run
 resumes from its newest checkpoint when `--model_dir` already holds one.
+SIGTERM or SIGINT (Ctrl-C) saves a checkpoint at the current step and exits
+with status 0; rerun the same command to resume (docs/reliability.md).
 Flags can also come from a file: `--flagfile=paper.flags`.
 """
 
@@ -17,8 +19,10 @@ import dataclasses
 
 from absl import app, flags
 
+from gan_keras.checkpointing import CheckpointError
 from gan_keras.cli import fail, flags_parser
 from gan_keras.divergence import COLLAPSE_POLICIES, CollapseError, DivergenceError
+from gan_keras.storage import StorageError
 from gan_keras.training import PRESETS, ConfigError, TrainConfig, run
 
 _D = TrainConfig()
@@ -70,6 +74,16 @@ flags.DEFINE_enum("g_loss", _D.g_loss, ["non_saturating", "minimax"], "Generator
 flags.DEFINE_boolean("d_dropout", _D.d_dropout, "Dropout in D (the paper's: keep 0.8 input, 0.5 hidden).")
 flags.DEFINE_integer("epochs", _D.epochs, "Total number of epochs (a resumed run continues to it).")
 flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch, "GAN steps per epoch (default: one pass over the data).")
+flags.DEFINE_integer(
+    "checkpoint_every_steps",
+    _D.checkpoint_every_steps,
+    "Also save a checkpoint every N GAN steps inside epochs (0: only at epoch ends); for long epochs.",
+)
+flags.DEFINE_float(
+    "checkpoint_every_minutes",
+    _D.checkpoint_every_minutes,
+    "Also save a checkpoint when this many minutes have passed since the last one (0: off).",
+)
 flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate of both SGD optimisers.")
 flags.DEFINE_float("lr_decay", _D.lr_decay, "The learning rate is divided by this after every update.")
 flags.DEFINE_float("min_learning_rate", _D.min_learning_rate, "Floor of the learning rate.")
@@ -155,7 +169,7 @@ def main(argv):
     del argv
     try:
         run(config_from_flags())
-    except (ConfigError, DivergenceError, CollapseError) as e:
+    except (ConfigError, DivergenceError, CollapseError, CheckpointError, StorageError) as e:
         fail("train.py", e)
 
 

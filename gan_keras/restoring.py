@@ -7,6 +7,7 @@ newest checkpoint (or a given one) is read. A dir holding only a
 
 import dataclasses
 import os
+import sys
 import zipfile
 
 import keras
@@ -14,7 +15,7 @@ import tensorflow as tf
 
 from gan_keras import data as data_lib
 from gan_keras import training
-from gan_keras.checkpointing import EMA_KEY, has_ema
+from gan_keras.checkpointing import EMA_KEY, checkpoint_paths, has_ema
 from gan_keras.cli import first_line
 
 GENERATOR_FILE = "generator.keras"
@@ -39,7 +40,9 @@ def load_generator(model_dir, checkpoint=None, ema=True):
     """The generator of a training run: newest checkpoint, `checkpoint`, or `generator.keras`.
 
     From a checkpoint only G, its optimiser (for the step) and the epoch are
-    read, and they must match; the discriminator is not needed. If the run
+    read, and they must match; the discriminator is not needed. A newest
+    checkpoint that cannot be read is reported in one line and the one
+    before it used. If the run
     averaged G's weights (`--ema_decay`) the averaged generator is returned,
     unless `ema=False` asks for the trained weights themselves.
 
@@ -55,32 +58,35 @@ def load_generator(model_dir, checkpoint=None, ema=True):
     """
     if not os.path.isdir(model_dir):
         raise RestoreError(f"--model_dir={model_dir} is not a directory.")
-    config = training.load_config(model_dir)
+    try:
+        config = training.load_config(model_dir)
+    except training.ConfigError as e:
+        raise RestoreError(str(e)) from None
     if checkpoint is not None and config is None:
         raise RestoreError(
             f"--model_dir={model_dir} holds no {training.CONFIG_FILE}, which is needed to read "
             f"--checkpoint={checkpoint}."
         )
-    checkpoint_dir = os.path.join(model_dir, training.CHECKPOINT_SUBDIR)
-    path = checkpoint or (config and tf.train.latest_checkpoint(checkpoint_dir))
-    if path:
-        source = f"--checkpoint={checkpoint}" if checkpoint else f"--model_dir={model_dir} ({path})"
-        return _from_checkpoint(config, path, source, ema)
+    if checkpoint:
+        return _from_checkpoint(config, checkpoint, f"--checkpoint={checkpoint}", ema)
+    paths = checkpoint_paths(os.path.join(model_dir, training.CHECKPOINT_SUBDIR)) if config else []
+    if paths:
+        return _newest_readable(config, model_dir, paths[::-1], ema)
     keras_file = os.path.join(model_dir, GENERATOR_FILE)
     if os.path.exists(keras_file):
-        return load_generator_file(keras_file)
+        return load_generator_file(keras_file, source=f"--model_dir={model_dir} ({keras_file})")
     raise RestoreError(
         f"--model_dir={model_dir} holds no training run (no checkpoint with "
         f"{training.CONFIG_FILE}, no {GENERATOR_FILE}); pass the --model_dir of a train.py run."
     )
 
 
-def load_generator_file(path, flag="--generator"):
+def load_generator_file(path, source=None):
     """A generator saved as a `.keras` file (`generator.keras` of a run, an export, `pretrained/`).
 
     Raises:
-        RestoreError: one line naming `flag` and the file, if it is missing,
-            not a Keras archive, or not a generator.
+        RestoreError: one line naming `source` (default: `--generator=PATH`),
+            if the file is missing, not a Keras archive, or not a generator.
 
     Example:
 
@@ -88,17 +94,32 @@ def load_generator_file(path, flag="--generator"):
     >>> restored.generator.sample(4, seed=[0, 0]).shape  # doctest: +SKIP
     TensorShape([4, 28, 28, 1])
     """
+    source = source or f"--generator={path}"
     if not os.path.isfile(path):
-        raise RestoreError(f"{flag}={path}: no such file.")
+        raise RestoreError(f"{source}: no such file.")
     if not zipfile.is_zipfile(path):  # Keras would say "File not found"
-        raise RestoreError(f"{flag}={path} is not a .keras file (a .keras file is a zip archive); it may be corrupt.")
+        raise RestoreError(f"{source} is not a .keras file (a .keras file is a zip archive); it may be corrupt.")
     try:
         generator = keras.saving.load_model(path, compile=False)
     except Exception as e:  # Keras raises ValueError, OSError, zipfile errors, ...
-        raise RestoreError(f"{flag}={path} is not a readable .keras file: {first_line(e)}") from None
+        raise RestoreError(f"{source} is not a readable .keras file: {first_line(e)}") from None
     if not hasattr(generator, "sample_noise"):
-        raise RestoreError(f"{flag}={path} holds a {type(generator).__name__}, not a gan_keras Generator.")
+        raise RestoreError(f"{source} holds a {type(generator).__name__}, not a gan_keras Generator.")
     return Restored(generator, path, ema=None)
+
+
+def _newest_readable(config, model_dir, paths, ema):
+    """The generator of the first of `paths` (newest first) that restores; a bad one is a one-line warning.
+
+    Readers move nothing: `train.py` moves an unreadable checkpoint aside when it resumes.
+    """
+    for i, path in enumerate(paths):
+        try:
+            return _from_checkpoint(config, path, f"--model_dir={model_dir} ({path})", ema)
+        except RestoreError as e:
+            if i + 1 == len(paths):
+                raise
+            print(f"warning: {e}; using {paths[i + 1]}.", file=sys.stderr)
 
 
 def _from_checkpoint(config, path, source, ema):
@@ -120,6 +141,6 @@ def _from_checkpoint(config, path, source, ema):
             # hold G's weights only in its optimiser's variable list.
             legacy = tf.train.Checkpoint(g_optimizer=gan.g_optimizer, epoch=epoch)
             legacy.restore(path).expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, ValueError, AssertionError) as e:
+    except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:  # IndexError: a truncated data file
         raise RestoreError(f"{source}: cannot restore the generator: {first_line(e)}") from None
     return Restored(generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()), ema)

@@ -45,7 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_keras import restoring
+from gan_keras import locking, restoring, storage
 from gan_keras.restoring import GENERATOR_FILE
 from gan_keras.training import save_generator
 
@@ -317,7 +317,9 @@ def export_from_model_dir(
     The generator is the averaged one if the run kept it (`--ema_decay`),
     unless `ema=False`; with `generator` (a path; `model_dir` is then None)
     it is that file's. The version is checked before anything is loaded.
-    Returns the version dir.
+    The export dir's lock is held while writing (one exporter at a time); a
+    full disk or unwritable dir raises `storage.StorageError`, with the
+    versions already there intact. Returns the version dir.
 
     Example:
 
@@ -328,9 +330,22 @@ def export_from_model_dir(
     """
     if max_samples < 1:
         raise ExportError(f"--max_samples must be >= 1; got {max_samples}.")
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise ExportError(f"--export_dir={export_dir} is a file; pass a directory (new, or holding versions).")
     version = resolve_version(export_dir, version)
     if generator is not None:
         generator = restoring.load_generator_file(generator).generator
     else:
         generator = restoring.load_generator(model_dir, checkpoint, ema).generator
-    return export(generator, export_dir, version, max_samples)
+    existing = ", ".join(map(str, existing_versions(export_dir))) or "none"
+    kept = f"the versions there before ({existing}) and its {GENERATOR_FILE} are as they were"
+    with storage.writing(f"version {version} to --export_dir={export_dir}", kept):
+        try:
+            os.makedirs(export_dir, exist_ok=True)
+        except OSError as e:
+            raise ExportError(f"--export_dir={export_dir} cannot be created: {e.strerror}: {e.filename}.") from None
+        try:
+            with locking.hold(export_dir, "export.py", flag="--export_dir"):
+                return export(generator, export_dir, version, max_samples)
+        except locking.LockedError as e:
+            raise ExportError(str(e)) from None

@@ -4,6 +4,7 @@
 names of `TrainConfig` are its flag names.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,10 +17,13 @@ import tensorflow as tf
 from gan_keras import data as data_lib
 from gan_keras import distribute
 from gan_keras import images as images_lib
+from gan_keras import locking
 from gan_keras import monitoring
 from gan_keras import ring
+from gan_keras import storage
 from gan_keras import streams
-from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint, checkpoint_epoch
+from gan_keras.checkpointing import CheckpointEveryEpoch, GANCheckpoint, checkpoint_epoch, checkpoint_paths
+from gan_keras.cli import first_line
 from gan_keras.divergence import (
     COLLAPSE_POLICIES,
     D_WON_THRESHOLD,
@@ -33,6 +37,7 @@ from gan_keras.losses import G_LOSSES
 from gan_keras.models import ARCHS, Discriminator, Generator, output_bias_from_mean
 from gan_keras.noise import NOISE_KINDS
 from gan_keras.optimizers import paper_optimizer
+from gan_keras.preemption import Preempted, PreemptionSignals, ResumeEpochMetrics, StepCheckpoints
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -81,6 +86,8 @@ class TrainConfig:
     d_dropout: bool = True
     epochs: int = 250
     steps_per_epoch: int = None
+    checkpoint_every_steps: int = 0
+    checkpoint_every_minutes: float = 0.0
     learning_rate: float = 0.1
     lr_decay: float = 1.000004
     min_learning_rate: float = 1e-6
@@ -157,6 +164,19 @@ class TrainConfig:
             raise ConfigError(
                 f"--rng_streams={self.rng_streams} is not valid; accepted: "
                 f"{', '.join(map(str, streams.LAYOUTS))} (default: {streams.LATEST_LAYOUT} for a new run)."
+            )
+        for name in ("checkpoint_every_steps", "checkpoint_every_minutes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name} must be >= 0 (0: only at epoch ends); got {getattr(self, name)}.")
+        if self.checkpoint_every_steps % self.steps_per_execution:
+            raise ConfigError(
+                f"--checkpoint_every_steps={self.checkpoint_every_steps} must be a multiple of "
+                f"--steps_per_execution={self.steps_per_execution} (steps run in groups of it)."
+            )
+        if self.checkpoint_every_minutes and self.strategy == "multi_worker":
+            raise ConfigError(
+                "--checkpoint_every_minutes cannot be used with --strategy=multi_worker (the workers' "
+                "clocks would save at different steps); use --checkpoint_every_steps."
             )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"--steps_per_epoch must be >= 1; got {self.steps_per_epoch}.")
@@ -240,12 +260,28 @@ PRESETS = {
 
 
 def load_config(model_dir):
-    """The `TrainConfig` saved in a model dir, or None if there is none."""
+    """The `TrainConfig` saved in a model dir, or None if there is none.
+
+    Raises:
+        ConfigError: one line naming the file, if it is not a config (corrupt, or not JSON).
+    """
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        values = json.load(f)
+    try:
+        with open(path) as f:
+            values = json.load(f)
+        if not isinstance(values, dict):
+            raise ValueError(f"a JSON {type(values).__name__}, not an object")
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"unknown settings {', '.join(unknown)}")
+    except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ConfigError(
+            f"{path} is not a valid run config ({first_line(e)}); restore it from a copy, or move it "
+            "away to resume with the flags given."
+        ) from None
     # Runs saved before these fields existed: the paper preset's behaviour, and
     # the random streams of that code (layout 1).
     values.setdefault("rng_streams", 1)
@@ -255,10 +291,7 @@ def load_config(model_dir):
 
 
 def _save_config(config):
-    path = os.path.join(config.model_dir, CONFIG_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(dataclasses.asdict(config), f, indent=2)
-    os.replace(path + ".tmp", path)
+    storage.atomic_write(os.path.join(config.model_dir, CONFIG_FILE), json.dumps(dataclasses.asdict(config), indent=2))
 
 
 def check_compatible(config, saved):
@@ -349,10 +382,14 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
 
 
 def save_generator(generator, path):
-    """Saves a generator as a `.keras` file atomically (temp file + rename)."""
+    """Saves a generator as a `.keras` file atomically (temp file + rename); a failed save leaves no temp file."""
     tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    generator.save(tmp)
-    os.replace(tmp, path)
+    try:
+        generator.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
 
 
 def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
@@ -360,12 +397,13 @@ def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):
     images_lib.write_png(path, images_lib.sample_picture(generator, seed, rows, cols))
 
 
-def training_callbacks(config, checkpoint, log_dir, guard):
-    """The divergence and collapse guards, checkpoints every epoch, the metrics enabled, TensorBoard.
+def training_callbacks(config, checkpoint, log_dir, guard, step_checkpoints):
+    """The divergence and collapse guards, checkpoints every epoch, the metrics enabled, TensorBoard, mid-epoch checkpoints.
 
     The metric callbacks (Parzen, classifier metrics, ring8's modes) add keys
     to the epoch logs, so they come before the TensorBoard callbacks that
-    write them.
+    write them; `step_checkpoints` (a `preemption.StepCheckpoints`), which
+    may stop the run, comes last.
     """
     # Imported here: gan_keras.evaluate restores models with this module.
     from gan_keras.evaluate import ClassifierMetricsCallback, ParzenCallback, load_protocol_data
@@ -401,7 +439,7 @@ def training_callbacks(config, checkpoint, log_dir, guard):
         update_freq=config.log_every_steps,
         histograms=config.histograms,
     )
-    return callbacks
+    return callbacks + [step_checkpoints]
 
 
 def _check_replicas(config, strategy):
@@ -420,7 +458,9 @@ def _restore(config, data, strategy, out_dir, restart=None):
     With `restart=r`, rolls back after a collapse: restores the oldest kept
     checkpoint (the newest is the one closest to the collapse) and moves the
     run onto the random streams of restart `r`; with no checkpoint, starts
-    again from new initial weights. Returns `(gan, checkpoint, epoch)`.
+    again from new initial weights. A checkpoint that cannot be read is
+    reported, moved aside and the next one (older, or for a rollback newer)
+    is used (`GANCheckpoint.restore_first_valid`). Returns `(gan, checkpoint, epoch)`.
     """
     keras.utils.set_random_seed(config.stream_seed("init", restart or 0))
     checkpoint_dir = os.path.join(config.model_dir, CHECKPOINT_SUBDIR)
@@ -429,10 +469,10 @@ def _restore(config, data, strategy, out_dir, restart=None):
             config, data.image_shape, data.pixel_mean(), data.steps_per_epoch, config.num_classes()
         )
         checkpoint = GANCheckpoint(gan, os.path.join(out_dir, CHECKPOINT_SUBDIR))
-        path = tf.train.latest_checkpoint(checkpoint_dir)
-        if restart is not None and path:
-            path = min(tf.train.get_checkpoint_state(checkpoint_dir).all_model_checkpoint_paths, key=checkpoint_epoch)
-        epoch = checkpoint.restore(path)
+        paths = checkpoint_paths(checkpoint_dir)[::-1]  # newest first
+        if restart is not None:
+            paths.sort(key=checkpoint_epoch)
+        _, epoch = checkpoint.restore_first_valid(paths, move=out_dir == config.model_dir)
         if restart is not None:
             checkpoint.restarts.assign(restart)
             gan.reseed(config.stream_seed("noise", restart), config.stream_seed("dropout", restart))
@@ -445,6 +485,79 @@ def _log_recovery(log_dir, gan, restart, message):
         tf.summary.scalar(COLLAPSE_RECOVERIES_TAG, restart)
         tf.summary.text(COLLAPSE_RECOVERIES_TAG, message)
     writer.close()
+
+
+def _training_data(config):
+    """The run's `TrainingData`; a dataset that cannot be loaded is a `ConfigError`."""
+    try:
+        if config.conditional:
+            images, labels = data_lib.load_labelled_images(config.dataset, "train", config.data_dir)
+        else:
+            images, labels = data_lib.load_images(config.dataset, "train", config.data_dir), None
+    except ValueError as e:
+        raise ConfigError(f"--dataset: {e}") from None
+    return data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
+
+
+def _open_model_dir(config, chief, out_dir, held):
+    """Creates the run's dir and, on the chief, takes the model dir's lock for the life of `held`.
+
+    Raises:
+        ConfigError: one line if the dir cannot be created or another writer holds it.
+    """
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--model_dir={config.model_dir} cannot be created: {e.strerror}: {e.filename}.") from None
+    if chief:
+        try:
+            held.enter_context(locking.hold(config.model_dir, "train.py"))
+        except locking.LockedError as e:
+            raise ConfigError(str(e)) from None
+
+
+def _fit(gan, data, config, checkpoint, log_dir, guard, signals, callbacks, chief, initial_epoch):
+    """Fits from the restored state: the rest of a partly done epoch, then whole epochs to `config.epochs`.
+
+    A mid-epoch checkpoint (`checkpoint.epoch_step` > 0) resumes with one
+    `fit` of that epoch's remaining steps, its logged means restored, so
+    every epoch ends at the step, and with the logs, of an unbroken run.
+    """
+    steps_per_epoch = config.steps_per_epoch or data.steps_per_epoch
+    epoch_step = int(checkpoint.epoch_step.numpy())
+    if epoch_step >= steps_per_epoch:
+        raise ConfigError(
+            f"{checkpoint.latest} is {epoch_step} steps into epoch {initial_epoch + 1}, which has "
+            f"{steps_per_epoch} (--steps_per_epoch); resume it with the --steps_per_epoch it was saved with."
+        )
+
+    def fit_epochs(first, end, steps, done=0):
+        step_checkpoints = StepCheckpoints(
+            checkpoint, steps_per_epoch, signals, config.checkpoint_every_steps, config.checkpoint_every_minutes, done
+        )
+        fit_callbacks = [ResumeEpochMetrics(gan)] if done else []
+        fit_callbacks += training_callbacks(config, checkpoint, log_dir, guard, step_checkpoints)
+        restart, step = int(checkpoint.restarts.numpy()), int(gan.g_optimizer.iterations.numpy())
+        try:
+            gan.fit(
+                data.dataset(config.stream_seed("data", restart), initial_step=step),
+                epochs=end,
+                initial_epoch=first,
+                steps_per_epoch=steps,
+                callbacks=[*fit_callbacks, *callbacks],
+                shuffle=False,
+                verbose=config.verbose if chief else 0,
+            )
+        except Preempted:
+            for callback in fit_callbacks:  # what fit does at its end: close the log writers
+                callback.on_train_end()
+            raise
+
+    if epoch_step:
+        fit_epochs(initial_epoch, initial_epoch + 1, steps_per_epoch - epoch_step, epoch_step)
+        initial_epoch += 1
+    if initial_epoch < config.epochs and guard.collapsed_epoch is None:
+        fit_epochs(initial_epoch, config.epochs, steps_per_epoch)
 
 
 def run(config, callbacks=()):
@@ -466,7 +579,14 @@ def run(config, callbacks=()):
     TensorBoard as `collapse/recoveries`), `"warn"` warns and trains on,
     `"stop"` raises `CollapseError`.
 
-    Returns the trained `GAN`.
+    Faults lose nothing (docs/reliability.md): the chief holds the model
+    dir's lock for the whole run (a second writer gets `ConfigError`); an
+    unreadable checkpoint is moved aside and the one before it used; SIGTERM
+    or SIGINT saves a checkpoint at the current step and returns (said on
+    stdout; `config.checkpoint_every_steps` / `_minutes` save mid-epoch too);
+    a full disk raises `storage.StorageError` naming the last good checkpoint.
+
+    Returns the trained `GAN` (or, when preempted, the GAN as saved).
 
     Example:
 
@@ -482,42 +602,36 @@ def run(config, callbacks=()):
     strategy = distribute.make_strategy(config.strategy, config.tpu)
     _check_replicas(config, strategy)
     chief = distribute.is_chief(strategy)
-    try:
-        if config.conditional:
-            images, labels = data_lib.load_labelled_images(config.dataset, "train", config.data_dir)
-        else:
-            images, labels = data_lib.load_images(config.dataset, "train", config.data_dir), None
-    except ValueError as e:
-        raise ConfigError(f"--dataset: {e}") from None
-    data = data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
-    log_dir = os.path.join(out_dir, "logs")
-    os.makedirs(out_dir, exist_ok=True)
-    if chief:
-        _save_config(config)
+    with contextlib.ExitStack() as held:
+        # Multi-worker saves are collective: one worker's signal cannot save alone.
+        signals = held.enter_context(PreemptionSignals()) if config.strategy != "multi_worker" else None
+        _open_model_dir(config, chief, out_dir, held)
+        data = _training_data(config)
+        if chief:
+            _save_config(config)
+        return _train(config, data, strategy, out_dir, signals, callbacks, chief)
 
+
+def _train(config, data, strategy, out_dir, signals, callbacks, chief):
+    """`run()` once the model dir is held: restore, train with collapse recovery, save the generator."""
+    log_dir = os.path.join(out_dir, "logs")
     gan, checkpoint, initial_epoch = _restore(config, data, strategy, out_dir)
-    if initial_epoch:
+    if initial_epoch or int(checkpoint.epoch_step.numpy()):
         step = int(gan.g_optimizer.iterations.numpy())
         print(f"Resuming from {checkpoint.latest}: epoch {initial_epoch}, step {step}.")
     while initial_epoch < config.epochs:
         restart = int(checkpoint.restarts.numpy())
-        step = int(gan.g_optimizer.iterations.numpy())
         guard = CollapseGuard(config.on_collapse, config.collapse_threshold)
         try:
-            gan.fit(
-                data.dataset(config.stream_seed("data", restart), initial_step=step),
-                epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=config.steps_per_epoch or data.steps_per_epoch,
-                callbacks=[*training_callbacks(config, checkpoint, log_dir, guard), *callbacks],
-                shuffle=False,
-                verbose=config.verbose if chief else 0,
-            )
+            _fit(gan, data, config, checkpoint, log_dir, guard, signals, callbacks, chief, initial_epoch)
         except DivergenceError as e:
             raise DivergenceError(
                 f"{e}; the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}."
             ) from None
+        except Preempted as e:
+            print(f"Preempted: {e}", flush=True)
+            return gan
         if guard.collapsed_epoch is None:
             break
         won = (
@@ -538,6 +652,13 @@ def run(config, callbacks=()):
         if chief:
             _log_recovery(log_dir, gan, restart + 1, message)
     if chief:
-        save_generator(gan.inference_generator, os.path.join(config.model_dir, "generator.keras"))
-        write_sample_grid(gan.inference_generator, os.path.join(config.model_dir, "samples.png"))
+        _save_artifacts(gan, config.model_dir, checkpoint)
     return gan
+
+
+def _save_artifacts(gan, model_dir, checkpoint):
+    """Writes the trained run's `generator.keras` and `samples.png`; a full disk is one `StorageError` line."""
+    kept = f"the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}"
+    for name, write in (("generator.keras", save_generator), ("samples.png", write_sample_grid)):
+        with storage.writing(os.path.join(model_dir, name), kept):
+            write(gan.inference_generator, os.path.join(model_dir, name))

@@ -1,6 +1,7 @@
 """Crashes, divergence and determinism: a run is never lost and is repeatable."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,10 +35,33 @@ def wait_for(path, process, timeout=240):
         time.sleep(0.05)
 
 
-def test_sigkill_mid_epoch_then_resume_equals_an_unbroken_run(tfds_dir, tmp_path):
-    unbroken, killed = str(tmp_path / "unbroken"), str(tmp_path / "killed")
-    subprocess.run([*TRAIN, f"--model_dir={unbroken}", *RUN], check=True, capture_output=True, timeout=600)
+@pytest.fixture(scope="module")
+def unbroken(tfds_dir, tmp_path_factory):
+    """The model dir of an unbroken `train.py` run of `RUN`."""
+    model_dir = str(tmp_path_factory.mktemp("unbroken"))
+    subprocess.run([*TRAIN, f"--model_dir={model_dir}", *RUN], check=True, capture_output=True, timeout=600)
+    return model_dir
 
+
+def assert_same_final_checkpoint(unbroken, resumed, saves_differ=False):
+    """Weights, both optimisers' slots and counters, seeds, epoch: all bit-identical.
+
+    With `saves_differ`, the count of saves (`save_counter`, bookkeeping, not
+    training state) is not compared: extra mid-epoch saves raise it.
+    """
+    path_a, a = checkpoint_tensors(unbroken)
+    path_b, b = checkpoint_tensors(resumed)
+    assert path_a.endswith("ckpt-3") and path_b.endswith("ckpt-3")
+    assert sorted(a) == sorted(b)
+    assert any("optimizer/_variables" in n for n in a) and any("seed_states" in n for n in a)
+    for name in a:
+        if saves_differ and name.startswith("save_counter/"):
+            continue
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_unbroken_run(unbroken, tmp_path):
+    killed = str(tmp_path / "killed")
     process = subprocess.Popen([*TRAIN, f"--model_dir={killed}", *RUN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(os.path.join(killed, "checkpoints", "ckpt-1.index"), process)
@@ -51,15 +75,36 @@ def test_sigkill_mid_epoch_then_resume_equals_an_unbroken_run(tfds_dir, tmp_path
 
     resumed = subprocess.run([*TRAIN, f"--model_dir={killed}", *RUN], check=True, capture_output=True, text=True, timeout=600)
     assert "Resuming from" in resumed.stdout
+    assert_same_final_checkpoint(unbroken, killed)
 
-    # Weights, both optimisers' slots and counters, seeds, epoch: all bit-identical.
-    path_a, a = checkpoint_tensors(unbroken)
-    path_b, b = checkpoint_tensors(killed)
-    assert path_a.endswith("ckpt-3") and path_b.endswith("ckpt-3")
-    assert sorted(a) == sorted(b)
-    assert any("optimizer/_variables" in n for n in a) and any("seed_states" in n for n in a)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+def test_sigterm_mid_epoch_saves_the_step_and_resume_equals_an_unbroken_run(unbroken, tmp_path):
+    preempted = str(tmp_path / "preempted")
+    # Mid-epoch saves change nothing in the run; the one at step 65 (epoch 2,
+    # step 5 of 60) says the run is inside epoch 2.
+    args = [*TRAIN, f"--model_dir={preempted}", *RUN, "--checkpoint_every_steps=65"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_for(os.path.join(preempted, "checkpoints", "ckpt-2.index"), process)
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    line = stdout.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"Preempted: SIGTERM at step (\d+) \(epoch 2, (\d+) of its 60 steps done\): saved (\S+); "
+        r"rerun the same command to resume\.", line)
+    assert match, line
+    step, done, path = int(match[1]), int(match[2]), match[3]
+    assert path == os.path.join(preempted, "checkpoints", "ckpt-2") and step == 60 + done and done >= 5
+    reader = tf.train.load_checkpoint(path)
+    assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 1
+    assert reader.get_tensor("epoch_step/.ATTRIBUTES/VARIABLE_VALUE") == done
+
+    resumed = subprocess.run([*TRAIN, f"--model_dir={preempted}", *RUN], check=True, capture_output=True, text=True, timeout=600)
+    assert f"Resuming from {path}: epoch 1, step {step}." in resumed.stdout
+    assert_same_final_checkpoint(unbroken, preempted, saves_differ=True)
 
 
 SAVE_LOOP = textwrap.dedent(

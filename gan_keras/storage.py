@@ -1,0 +1,92 @@
+"""Writes that can fail for want of space or permission: one line, and nothing kept is lost.
+
+Every file a run keeps is written under a temporary name and renamed into
+place (checkpoints by TensorFlow, the rest by `atomic_write`), so a full disk
+or an unwritable path leaves the previous version whole. `writing` turns the
+failure into a `StorageError` whose message names the file and what is still
+intact; the entry points print it as their one-line error.
+"""
+
+import contextlib
+import errno
+import os
+import shutil
+
+import tensorflow as tf
+
+# OSError numbers that mean "this path cannot be written": the disk, not the code.
+_REASONS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+class StorageError(RuntimeError):
+    """A write failed for want of space or permission; the message names the file and what was kept."""
+
+
+def storage_reason(error):
+    """Why `error` is a storage failure ("no space left on device", ...), or None if it is not one.
+
+    TensorFlow reports a full disk as `ResourceExhaustedError` and a
+    forbidden path as `PermissionDeniedError`.
+
+    Example:
+
+    >>> storage_reason(OSError(errno.ENOSPC, "No space left on device"))
+    'no space left on device'
+    >>> storage_reason(ValueError("bad")) is None
+    True
+    """
+    if isinstance(error, tf.errors.ResourceExhaustedError) and "No space left" in str(error):
+        return _REASONS[errno.ENOSPC]
+    if isinstance(error, tf.errors.PermissionDeniedError):
+        return _REASONS[errno.EACCES]
+    if isinstance(error, OSError):
+        return _REASONS.get(error.errno)
+    return None
+
+
+@contextlib.contextmanager
+def writing(path, kept, cleanup=None):
+    """Runs the block that writes `path`; a storage failure becomes one `StorageError` line.
+
+    Args:
+        path: the file or dir being written, named in the message.
+        kept: what is still intact, e.g. "the last good checkpoint is runs/mnist/checkpoints/ckpt-3".
+        cleanup: optional path of a temporary file or dir to remove on failure (frees the space).
+
+    Example:
+
+    >>> with writing("/tmp/run/config.json", "nothing was changed"):  # doctest: +SKIP
+    ...     atomic_write("/tmp/run/config.json", "{}")
+    """
+    try:
+        yield
+    except Exception as e:
+        reason = storage_reason(e)
+        if reason is None:
+            raise
+        if cleanup and os.path.isdir(cleanup):
+            shutil.rmtree(cleanup, ignore_errors=True)
+        elif cleanup:
+            with contextlib.suppress(OSError):
+                os.remove(cleanup)
+        raise StorageError(f"{reason} writing {path}; {kept}.") from None
+
+
+def atomic_write(path, text):
+    """Writes `text` to `path` through a temporary file and a rename: `path` is old or new, never partial.
+
+    Example:
+
+    >>> atomic_write("/tmp/config.json", "{}")  # doctest: +SKIP
+    """
+    tmp = path + ".tmp"
+    with writing(path, f"{path} is unchanged", cleanup=tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
