@@ -5,7 +5,7 @@ among 10 widths on 1,000 validation images, then 10,000 test images scored,
 784 dimensions. Run it pinned to one core, e.g.
 
     TFDS_DATA_DIR=... taskset -c 0 python benchmarks/bench_parzen.py \\
-        --model_dir=/work/runs/paper
+        --model_dir=runs/paper
 
 The centres are samples of `--model_dir`'s generator (drawn before timing) or,
 without it, the first 10,000 training images blurred by N(0, 0.05) noise

@@ -1,8 +1,8 @@
 """Reproduces Table 1: the Parzen estimate of a long training run, written up.
 
     TFDS_DATA_DIR=... taskset -c 0 python benchmarks/parzen_reproduction.py \\
-        --model_dir=/work/runs/paper_ema --log=/work/runs/paper.log,/work/runs/paper_ema.log \\
-        --continues=/work/runs/paper --continued_at_epoch=465
+        --model_dir=runs/paper_ema --log=runs/paper.log,runs/paper_ema.log \\
+        --continues=runs/paper --continued_at_epoch=465
 
 evaluates the run's newest checkpoint (or `--checkpoints=all` for every kept
 one, or a list of paths) with the full protocol (10,000 samples, sigma from
@@ -267,7 +267,7 @@ def averaging_markdown(decay):
     for model_dir, sweep in (sweeps or {"runs": {}})["runs"].items():
         lines += [
             "",
-            f"`benchmarks/weight_averaging.py` averaged the trained G of `{model_dir}` uniformly "
+            f"`benchmarks/weight_averaging.py` averaged the trained G of `{shown(model_dir)}` uniformly "
             "over its last K epoch-end checkpoints (a tail average: it needs every epoch's "
             "checkpoint kept, where the EMA needs none):",
             "",
@@ -282,7 +282,13 @@ def averaging_markdown(decay):
     return lines
 
 
+def shown(path):
+    """A run dir as the docs name it: `runs/<its name>`, not this machine's scratch path."""
+    return path and f"runs/{os.path.basename(os.path.normpath(path))}"
+
+
 def lineage_markdown(model_dir, continues, continued_at):
+    model_dir, continues = shown(model_dir), shown(continues)
     if not continues:
         return [f"Model dir `{model_dir}`, trained by `train.py` with these settings (its `config.json`):"]
     return [
@@ -365,7 +371,11 @@ def results_markdown(
     lines += ["", "## The run", ""] + lineage_markdown(model_dir, continues, continued_at)
     lines += ["", "| flag | value |", "|---|---|"]
     with open(os.path.join(model_dir, CONFIG_FILE)) as f:
-        lines += [f"| --{k} | {v} |" for k, v in json.load(f).items()]
+        settings = json.load(f)
+    for key in ("model_dir", "data_dir"):
+        if settings.get(key):
+            settings[key] = shown(settings[key]) if key == "model_dir" else "$TFDS_DATA_DIR"
+    lines += [f"| --{k} | {v} |" for k, v in settings.items()]
     if epoch_seconds:
         lines += [
             "",
@@ -428,12 +438,12 @@ def results_markdown(
         f"epoch {continued_at}:" if continues else "",
         "",
         "```",
-        f"python train.py --model_dir={model_dir} --epochs={config.epochs}"
+        f"python train.py --model_dir={shown(model_dir)} --epochs={config.epochs}"
         + (f" --ema_decay={config.ema_decay}" if config.ema_decay else "")
         + " --verbose=2",
-        f"python -m gan_keras.evaluate --model_dir={model_dir}"
+        f"python -m gan_keras.evaluate --model_dir={shown(model_dir)}"
         + ("            # the averaged G; --noema: the trained one" if config.ema_decay else ""),
-        f"python benchmarks/parzen_reproduction.py --model_dir={model_dir}",
+        f"python benchmarks/parzen_reproduction.py --model_dir={shown(model_dir)}",
         "```",
         "",
     ]

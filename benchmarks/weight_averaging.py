@@ -1,7 +1,7 @@
 """Does averaging G's weights over the last epochs raise the Parzen estimate?
 
     TFDS_DATA_DIR=... python benchmarks/weight_averaging.py \\
-        --model_dir=/work/runs/paper --checkpoint_dir=/work/runs/paper_archive --windows=1,7,14,20
+        --model_dir=runs/paper --checkpoint_dir=runs/paper_archive --windows=1,7,14,20
 
 takes the newest checkpoints of a run (one per epoch: a training run keeps only
 3, so copy them aside while it trains), averages G's weights uniformly over
