@@ -1,7 +1,7 @@
 """How often a preset collapses: the same settings over several seeds, judged by the classifier.
 
     TFDS_DATA_DIR=... taskset -c 1 python benchmarks/collapse_rate.py \\
-        --out_dir=/tmp/collapse --preset=default --seeds=0,1,2,3,4,5,6,7,8,9 --epochs=30
+        --out_dir=runs/collapse --preset=default --seeds=0,1,2,3,4,5,6,7,8,9 --epochs=30
 
 trains the preset (with the `--set` overrides of `TrainConfig` fields) once
 per seed, records each epoch's metrics and every collapse recovery, and then

@@ -1,7 +1,7 @@
 """Traces a run step by step to see how (and whether) the discriminator wins.
 
     TFDS_DATA_DIR=... taskset -c 1 python benchmarks/collapse_trace.py \\
-        --out_dir=/tmp/trace --seed=0 --epochs=10 --set=rng_streams=1,on_collapse=warn,ema_decay=0
+        --out_dir=runs/trace --seed=0 --epochs=10 --set=rng_streams=1,on_collapse=warn,ema_decay=0
 
 Trains with the given settings and, every `--every` steps, probes the
 networks on a fixed minibatch (100 validation images and a fixed z, dropout

@@ -1,7 +1,7 @@
 """What raises the Parzen curve early on: the paper preset against one-change variants.
 
     TFDS_DATA_DIR=... taskset -c 0 python benchmarks/parzen_ablation.py \\
-        --out_dir=/tmp/ablation --epochs=15
+        --out_dir=runs/ablation --epochs=15
 
 trains the paper preset and each variant of `VARIANTS` for `--epochs` epochs
 (seed 0 unless the variant sets it), evaluates each with the full Parzen protocol and the classifier
@@ -94,7 +94,7 @@ def markdown(records):
         "trains at least avoided the preset's seed-0 collapse. The Parzen number alone can",
         "mislead: compare it with the classes covered and the Frechet distance.",
         "",
-        "Rerun: `python benchmarks/parzen_ablation.py --out_dir=/tmp/ablation "
+        "Rerun: `python benchmarks/parzen_ablation.py --out_dir=runs/ablation "
         f"--epochs={records['epochs']}`.",
         "",
     ]
