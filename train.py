@@ -84,6 +84,11 @@ flags.DEFINE_float(
     _D.checkpoint_every_minutes,
     "Also save a checkpoint when this many minutes have passed since the last one (0: off).",
 )
+flags.DEFINE_float(
+    "keep_checkpoint_every_hours",
+    _D.keep_checkpoint_every_hours,
+    "Besides the last 3 checkpoints, keep one per this many hours for good (0: off); for learning curves.",
+)
 flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate of both SGD optimisers.")
 flags.DEFINE_float("lr_decay", _D.lr_decay, "The learning rate is divided by this after every update.")
 flags.DEFINE_float("min_learning_rate", _D.min_learning_rate, "Floor of the learning rate.")

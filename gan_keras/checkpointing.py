@@ -102,6 +102,17 @@ def checkpoint_paths(directory):
     state = tf.train.get_checkpoint_state(directory)
     if state is not None:
         return list(state.all_model_checkpoint_paths)
+    return saved_checkpoints(directory)
+
+
+def saved_checkpoints(directory):
+    """Every checkpoint on disk in `directory`, by number: the kept ones and those kept for good.
+
+    Example:
+
+    >>> saved_checkpoints("/nonexistent")
+    []
+    """
     if not os.path.isdir(directory):
         return []
     names = [n[: -len(".index")] for n in os.listdir(directory) if n.startswith("ckpt-") and n.endswith(".index")]
@@ -133,9 +144,13 @@ class GANCheckpoint:
 
     >>> ckpt = GANCheckpoint(gan, "runs/mnist/checkpoints")  # doctest: +SKIP
     >>> initial_epoch = ckpt.restore()  # 0 for a new run  # doctest: +SKIP
+
+    Besides the last `max_to_keep`, with `keep_every_hours` > 0 one
+    checkpoint per that many hours of training is kept for good (a learning
+    curve, a tail average); `saved_checkpoints` lists them with the rest.
     """
 
-    def __init__(self, gan, directory, max_to_keep=3):
+    def __init__(self, gan, directory, max_to_keep=3, keep_every_hours=0.0):
         self.gan = gan
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.restarts = tf.Variable(0, dtype=tf.int64, trainable=False, name="restarts")
@@ -154,7 +169,13 @@ class GANCheckpoint:
             self.objects[EMA_KEY] = gan.ema_generator
         self.checkpoint = tf.train.Checkpoint(**self.objects)
         self.max_to_keep = max_to_keep
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+        self.keep_every_hours = keep_every_hours or None
+        self.manager = self._manager(directory)
+
+    def _manager(self, directory):
+        return tf.train.CheckpointManager(
+            self.checkpoint, directory, self.max_to_keep, keep_checkpoint_every_n_hours=self.keep_every_hours
+        )
 
     @property
     def latest(self):
@@ -231,7 +252,7 @@ class GANCheckpoint:
         kept = [p for p in checkpoint_paths(directory) if p not in bad]
         if kept:
             tf.compat.v1.train.update_checkpoint_state(directory, kept[-1], all_model_checkpoint_paths=kept)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, self.max_to_keep)
+        self.manager = self._manager(directory)
 
     def save(self, epoch, epoch_step=0):
         """Saves the state after `epoch` finished epochs and `epoch_step` steps of the next; returns the path.

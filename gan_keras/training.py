@@ -88,6 +88,7 @@ class TrainConfig:
     steps_per_epoch: int = None
     checkpoint_every_steps: int = 0
     checkpoint_every_minutes: float = 0.0
+    keep_checkpoint_every_hours: float = 0.0
     learning_rate: float = 0.1
     lr_decay: float = 1.000004
     min_learning_rate: float = 1e-6
@@ -164,6 +165,11 @@ class TrainConfig:
             raise ConfigError(
                 f"--rng_streams={self.rng_streams} is not valid; accepted: "
                 f"{', '.join(map(str, streams.LAYOUTS))} (default: {streams.LATEST_LAYOUT} for a new run)."
+            )
+        if self.keep_checkpoint_every_hours < 0:
+            raise ConfigError(
+                f"--keep_checkpoint_every_hours must be >= 0 (0: keep only the last 3); "
+                f"got {self.keep_checkpoint_every_hours}."
             )
         for name in ("checkpoint_every_steps", "checkpoint_every_minutes"):
             if getattr(self, name) < 0:
@@ -468,7 +474,9 @@ def _restore(config, data, strategy, out_dir, restart=None):
         gan = build_gan(
             config, data.image_shape, data.pixel_mean(), data.steps_per_epoch, config.num_classes()
         )
-        checkpoint = GANCheckpoint(gan, os.path.join(out_dir, CHECKPOINT_SUBDIR))
+        checkpoint = GANCheckpoint(
+            gan, os.path.join(out_dir, CHECKPOINT_SUBDIR), keep_every_hours=config.keep_checkpoint_every_hours
+        )
         paths = checkpoint_paths(checkpoint_dir)[::-1]  # newest first
         if restart is not None:
             paths.sort(key=checkpoint_epoch)
