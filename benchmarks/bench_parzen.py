@@ -23,10 +23,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 
-from gan_keras import cli, parzen  # noqa: E402
 from gan_keras import data as data_lib  # noqa: E402
-from gan_keras.evaluate import load_protocol_data  # noqa: E402
-from gan_keras.restoring import load_generator  # noqa: E402
+from gan_keras.evaluation import parzen  # noqa: E402
+from gan_keras.evaluation.protocol import load_protocol_data  # noqa: E402
+from gan_keras.training.restoring import load_generator  # noqa: E402
+from gan_keras.utils import cli  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "Training run whose generator gives the centres (optional).")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")

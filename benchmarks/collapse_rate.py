@@ -16,16 +16,16 @@ so an interrupted sweep continues where it stopped (each run resumes too).
 import json
 import os
 
+import harness
 import keras
 import tensorflow as tf
 from absl import app, flags
 
-from gan_keras import cli, restoring
-from gan_keras.checkpointing import RESTARTS_KEY
-from gan_keras.evaluate import evaluate_generator, load_protocol_data, write_json
-from gan_keras.training import PRESETS, TrainConfig, run
-
-import harness
+from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
+from gan_keras.training import PRESETS, TrainConfig, restoring, run
+from gan_keras.training.checkpointing import RESTARTS_KEY
+from gan_keras.utils import cli
+from gan_keras.utils.storage import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A run is collapsed when fewer classes than this hold >= 5% of its samples.

@@ -15,18 +15,17 @@ Writes the trace to `--results` (JSON) under the run's name.
 import json
 import os
 
+import harness
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from gan_keras import cli
 from gan_keras import data as data_lib
-from gan_keras import losses
-from gan_keras.evaluate import write_json
+from gan_keras.nets import losses
 from gan_keras.training import TrainConfig, run
-
-import harness
+from gan_keras.utils import cli
+from gan_keras.utils.storage import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

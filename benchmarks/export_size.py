@@ -18,19 +18,18 @@ import subprocess
 import sys
 import tempfile
 
-from absl import app, flags
-
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 
 from gan_keras import serving
-from gan_keras.cli import flags_parser
 from gan_keras.training import TrainConfig, build_gan
+from gan_keras.utils.cli import flags_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 flags.DEFINE_string("output", os.path.join(HERE, "export_size.json"), "Results file.")

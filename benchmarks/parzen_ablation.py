@@ -15,13 +15,13 @@ import json
 import os
 import time
 
+import harness
 from absl import app, flags
 
-from gan_keras import cli, parzen
-from gan_keras.evaluate import write_json
+from gan_keras.evaluation import parzen
 from gan_keras.training import TrainConfig, run
-
-import harness
+from gan_keras.utils import cli
+from gan_keras.utils.storage import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,7 +57,7 @@ def run_variant(name, overrides):
     start = time.perf_counter()
     run(config)
     train_seconds = time.perf_counter() - start
-    from gan_keras.evaluate import evaluate_model_dir  # after training: it loads the classifier
+    from gan_keras.cli.evaluate import evaluate_model_dir  # after training: it loads the classifier
 
     result = evaluate_model_dir(model_dir, data_dir=FLAGS.data_dir)
     result["train_seconds"] = round(train_seconds, 1)

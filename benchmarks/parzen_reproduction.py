@@ -27,12 +27,15 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from gan_keras import cli, parzen
 from gan_keras import data as data_lib
-from gan_keras import images as images_lib
-from gan_keras.checkpointing import has_ema
-from gan_keras.evaluate import evaluate_restored, load_protocol_data, write_json
+from gan_keras.cli.evaluate import evaluate_restored
+from gan_keras.data import images as images_lib
+from gan_keras.evaluation import parzen
+from gan_keras.evaluation.protocol import load_protocol_data
 from gan_keras.training import CHECKPOINT_SUBDIR, CONFIG_FILE, load_config
+from gan_keras.training.checkpointing import has_ema
+from gan_keras.utils import cli
+from gan_keras.utils.storage import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

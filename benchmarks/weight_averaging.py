@@ -23,10 +23,12 @@ import re
 import numpy as np
 from absl import app, flags
 
-from gan_keras import cli, parzen
-from gan_keras.evaluate import evaluate_generator, load_protocol_data, write_json
-from gan_keras.restoring import Restored, load_generator
+from gan_keras.evaluation import parzen
+from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import CHECKPOINT_SUBDIR, load_config
+from gan_keras.training.restoring import Restored, load_generator
+from gan_keras.utils import cli
+from gan_keras.utils.storage import write_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

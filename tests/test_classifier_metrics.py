@@ -8,14 +8,15 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from gan_keras import classifier as classifier_lib
-from gan_keras import classifier_metrics as cm
 from gan_keras import data as data_lib
-from gan_keras import parzen
-from gan_keras.evaluate import ClassifierMetricsCallback, evaluate_generator
-from gan_keras.models import Generator
-from gan_keras.restoring import Restored
+from gan_keras.evaluation import classifier as classifier_lib
+from gan_keras.evaluation import classifier_metrics as cm
+from gan_keras.evaluation import parzen
+from gan_keras.evaluation.callbacks import ClassifierMetricsCallback
+from gan_keras.evaluation.protocol import evaluate_generator
+from gan_keras.nets.models import Generator
 from gan_keras.training import TrainConfig, build_gan
+from gan_keras.training.restoring import Restored
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from gan_keras.checkpointing import RESTARTS_KEY
-from gan_keras.divergence import CollapseError, CollapseGuard
 from gan_keras.training import COLLAPSE_RECOVERIES_TAG, TrainConfig, run
+from gan_keras.training.checkpointing import RESTARTS_KEY
+from gan_keras.training.divergence import CollapseError, CollapseGuard
 
 STEPS = 50
 THRESHOLD = 0.01  # train.py's default

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras import GAN, Discriminator, Generator, data, paper_optimizer, ring, serving, training
-from gan_keras.evaluate import evaluate_model_dir
-from gan_keras.figures import interpolation_grid
-from gan_keras.restoring import load_generator
+from gan_keras import GAN, Discriminator, Generator, data, paper_optimizer, serving, training
+from gan_keras.cli.evaluate import evaluate_model_dir
+from gan_keras.data import ring
+from gan_keras.paper.figures import interpolation_grid
+from gan_keras.training.restoring import load_generator
 
 
 def test_the_label_reaches_both_networks():

@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, Discriminator, Generator, paper_optimizer
-from gan_keras.checkpointing import GANCheckpoint, has_ema
-from gan_keras.restoring import load_generator
 from gan_keras.training import ConfigError, TrainConfig, run
+from gan_keras.training.checkpointing import GANCheckpoint, has_ema
+from gan_keras.training.restoring import load_generator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = [3, 4]
@@ -99,8 +99,8 @@ def test_every_generator_kind_is_averaged(arch, image_shape, num_classes):
 
 
 def test_metric_callbacks_score_the_average():
-    from gan_keras import parzen
-    from gan_keras.evaluate import ParzenCallback
+    from gan_keras.evaluation import parzen
+    from gan_keras.evaluation.callbacks import ParzenCallback
 
     images = np.random.default_rng(1).uniform(size=(60, 28, 28, 1)).astype("float32")
     callback = ParzenCallback(None, images[:30], images[30:], num_samples=40)

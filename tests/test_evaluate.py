@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gan_keras import data as data_lib
-from gan_keras.evaluate import ParzenCallback
-from gan_keras.parzen import DEFAULT_SIGMAS
+from gan_keras.evaluation.callbacks import ParzenCallback
+from gan_keras.evaluation.parzen import DEFAULT_SIGMAS
 from gan_keras.training import TrainConfig, build_gan
 
 SEED = np.array([3, 4], np.int32)
@@ -46,7 +46,7 @@ def test_cli_writes_parzen_json(trained_run, tmp_path):
         f"--model_dir={model_dir}", "--num_samples=200", "--num_valid=200", "--num_test=300"
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    line = [l for l in result.stdout.splitlines() if l.startswith("Parzen log-likelihood:")]
+    line = [x for x in result.stdout.splitlines() if x.startswith("Parzen log-likelihood:")]
     assert len(line) == 1 and "200 samples, 300 test images" in line[0]
     with open(os.path.join(model_dir, "parzen.json")) as f:
         saved = json.load(f)
@@ -65,14 +65,14 @@ def test_cli_writes_parzen_json(trained_run, tmp_path):
     assert metrics["frechet_distance"] > 0
     assert 0 <= metrics["classes_covered"] <= 10 and len(metrics["class_histogram"]) == 10
     assert sum(metrics["class_histogram"]) == pytest.approx(1.0)
-    line = [l for l in result.stdout.splitlines() if l.startswith("MNIST score:")]
+    line = [x for x in result.stdout.splitlines() if x.startswith("MNIST score:")]
     assert len(line) == 1 and "200 samples" in line[0] and "300 reference images" in line[0]
 
 
 def test_cli_scores_a_generator_file_as_parzen_evaluate_does(trained_run, images, tmp_path):
     # evaluate --generator=PATH: the same numbers as the library on the same generator and seed.
-    from gan_keras.parzen import generator_samples, parzen_evaluate
-    from gan_keras.restoring import load_generator_file
+    from gan_keras.evaluation.parzen import generator_samples, parzen_evaluate
+    from gan_keras.training.restoring import load_generator_file
 
     keras_file = tmp_path / "generator.keras"
     shutil.copy(os.path.join(trained_run["model_dir"], "generator.keras"), keras_file)

@@ -21,8 +21,8 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import serving
-from gan_keras.restoring import RestoreError
-from gan_keras.models import Generator
+from gan_keras.nets.models import Generator
+from gan_keras.training.restoring import RestoreError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent

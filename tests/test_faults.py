@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras import locking
-from gan_keras.checkpointing import CheckpointError
-from gan_keras.restoring import load_generator
 from gan_keras.training import TrainConfig, run
+from gan_keras.training.checkpointing import CheckpointError
+from gan_keras.training.restoring import load_generator
+from gan_keras.utils import locking
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = [sys.executable, os.path.join(REPO, "train.py")]

@@ -10,8 +10,10 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from gan_keras import data, figures, restoring
-from gan_keras.models import Generator
+from gan_keras import data
+from gan_keras.nets.models import Generator
+from gan_keras.paper import figures
+from gan_keras.training import restoring
 
 # 28x28 MNIST tiles with a 1-pixel border: Fig. 2 is 8 rows of 5 samples, a
 # 4-pixel gap and the neighbours; Fig. 3 is 6 rows of 10.
@@ -91,12 +93,12 @@ def test_model_dir_without_a_model_is_a_one_line_error(tmp_path):
 
 
 def test_command_line_with_a_bare_generator_keras(trained_run, tfds_dir, tmp_path):
-    """The fallback to MODEL_DIR/generator.keras, through `python -m gan_keras.figures`."""
+    """The fallback to MODEL_DIR/generator.keras, through `gan-keras-figures`."""
     model_dir = tmp_path / "bare"
     model_dir.mkdir()
     shutil.copy(os.path.join(trained_run["model_dir"], restoring.GENERATOR_FILE), model_dir)
     result = subprocess.run(
-        [sys.executable, "-m", "gan_keras.figures", f"--model_dir={model_dir}"],
+        [sys.executable, "-m", "gan_keras.cli.figures", f"--model_dir={model_dir}"],
         env={**os.environ, "TFDS_DATA_DIR": tfds_dir},
         capture_output=True,
         text=True,

@@ -1,12 +1,12 @@
 """GAN.train_step: Algorithm 1 with k D steps, and the simultaneous update."""
 
-import numpy as np
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, Discriminator, Generator, paper_optimizer
-from gan_keras import losses
+from gan_keras.nets import losses
 
 
 class RecordingDiscriminator(Discriminator):

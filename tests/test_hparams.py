@@ -21,7 +21,8 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
-from gan_keras import monitoring, training
+from gan_keras import training
+from gan_keras.training import monitoring
 
 LEARNING_RATES = {"a": 0.1, "b": 0.05}
 PARZEN_SAMPLES = 10

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from gan_keras import data as data_lib
-from gan_keras.classifier_metrics import classifier_metrics
-from gan_keras.parzen import generator_samples
+from gan_keras.evaluation.classifier_metrics import classifier_metrics
+from gan_keras.evaluation.parzen import generator_samples
 from gan_keras.training import TrainConfig, build_gan, run
 
 NUM_SAMPLES = 2000

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import LinearMomentum, PaperLearningRate, ScheduledMomentumSGD, paper_optimizer
-from gan_keras import losses
+from gan_keras.nets import losses
 
 LOGITS = np.array([-6.0, -1.5, 0.0, 0.3, 2.0, 9.0])
 D = 1.0 / (1.0 + np.exp(-LOGITS))

@@ -1,7 +1,7 @@
 """Layers and networks: shapes, ranges, the paper's initialisation, saving."""
 
-import numpy as np
 import keras
+import numpy as np
 import pytest
 
 from gan_keras import Discriminator, Generator, Maxout, output_bias_from_mean

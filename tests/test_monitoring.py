@@ -16,7 +16,9 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from gan_keras import images, monitoring, training
+from gan_keras import training
+from gan_keras.data import images
+from gan_keras.training import monitoring
 
 UPDATE_FREQ = 4
 STEPS_PER_EPOCH = 10

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from gan_keras import data as data_lib
-from gan_keras.models import Generator
-from gan_keras.parzen import (
+from gan_keras.evaluation.parzen import (
     DEFAULT_SIGMAS,
     cross_validate_sigma,
     generator_samples,
@@ -14,6 +13,7 @@ from gan_keras.parzen import (
     parzen_log_likelihood,
     table1_line,
 )
+from gan_keras.nets.models import Generator
 
 D = 784
 

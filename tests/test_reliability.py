@@ -110,7 +110,7 @@ def test_sigterm_mid_epoch_saves_the_step_and_resume_equals_an_unbroken_run(unbr
 SAVE_LOOP = textwrap.dedent(
     """
     import sys
-    from gan_keras.checkpointing import GANCheckpoint
+    from gan_keras.training.checkpointing import GANCheckpoint
     from gan_keras.training import TrainConfig, build_gan
     gan = build_gan(TrainConfig(), (28, 28, 1))
     checkpoint = GANCheckpoint(gan, sys.argv[1], max_to_keep=2)
@@ -139,7 +139,7 @@ def test_a_kill_during_a_save_leaves_the_previous_checkpoint_usable(tmp_path):
         check = textwrap.dedent(
             f"""
             import numpy as np
-            from gan_keras.checkpointing import GANCheckpoint
+            from gan_keras.training.checkpointing import GANCheckpoint
             from gan_keras.training import TrainConfig, build_gan
             gan = build_gan(TrainConfig(), (28, 28, 1))
             checkpoint = GANCheckpoint(gan, {directory!r})
@@ -209,8 +209,8 @@ def test_no_collapse_is_seen_while_the_game_is_even(tfds_dir):
     import io
 
     from gan_keras import data
-    from gan_keras.divergence import CollapseGuard
     from gan_keras.training import build_gan
+    from gan_keras.training.divergence import CollapseGuard
 
     # A short run of the preset: D(G(z)) stays well above 0.01, no warning.
     images = data.load_images("mnist", "train", tfds_dir)[:3000]

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from gan_keras import locking
+from gan_keras.utils import locking
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(REPO, "docs", "reliability.md")

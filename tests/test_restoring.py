@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras.restoring import RestoreError, load_generator
+from gan_keras.training.restoring import RestoreError, load_generator
 
 SEED = [5, 6]
 

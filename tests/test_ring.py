@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from gan_keras import data, ring, training
+from gan_keras import data, training
+from gan_keras.data import ring
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,4 @@
-"""The paper's Section 4 checked numerically (gan_keras.theory), and Fig. 1.
+"""The paper's Section 4 checked numerically (gan_keras.paper.theory), and Fig. 1.
 
 Every number here comes from training the package's models; tolerances were
 set from measured runs on a 2-core CPU (seed 0), with margin:
@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras import data, theory
+from gan_keras import data
+from gan_keras.paper import theory
 
 tfd = theory.tfd
 P_DATA = tfd.Normal(1.0, 1.0)
@@ -146,11 +147,11 @@ def test_cli_reports_a_bad_output_dir_in_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "gan_keras.theory", f"--out={blocker / 'sub'}", "--nomnist"],
+        [sys.executable, "-m", "gan_keras.cli.theory", f"--out={blocker / 'sub'}", "--nomnist"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("python -m gan_keras.theory: error:"), result.stderr[-2000:]
+    assert last.startswith("gan-keras-theory: error:"), result.stderr[-2000:]

@@ -17,7 +17,7 @@ import os
 import socket
 import sys
 
-from gan_keras import storage
+from gan_keras.utils import storage
 
 LOCK_FILE = ".lock"
 

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from gan_keras import ring
+from gan_keras.data import ring
 
 # MNIST's training split is cut as in the authors' code: the first 50,000
 # images train, the last 10,000 are the validation set of the Parzen protocol.

@@ -7,14 +7,14 @@ pair for points in R^d (the 1-D toy of the paper's Fig. 1, the 2-D ring of
 eight Gaussians), with `image_shape=(d,)` and a linear generator output.
 """
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from gan_keras import noise as noise_lib
-from gan_keras.layers import Maxout
-from gan_keras.streams import reseed_generator
+from gan_keras.nets import noise as noise_lib
+from gan_keras.nets.layers import Maxout
+from gan_keras.nets.streams import reseed_generator
 
 ARCHS = ("mlp", "conv", "points")
 # Hidden units of each of the two hidden layers of the `points` MLPs.

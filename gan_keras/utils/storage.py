@@ -9,6 +9,7 @@ intact; the entry points print it as their one-line error.
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 
@@ -90,3 +91,13 @@ def atomic_write(path, text):
         with open(tmp, "w") as f:
             f.write(text)
         os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    """Writes `obj` as indented JSON to `path` atomically (`atomic_write`).
+
+    Example:
+
+    >>> write_json("/tmp/result.json", {"log_likelihood": 225.0})  # doctest: +SKIP
+    """
+    atomic_write(path, json.dumps(obj, indent=2) + "\n")

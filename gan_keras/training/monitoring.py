@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from gan_keras import images as images_lib
+from gan_keras.data import images as images_lib
 
 STEPS_SUBDIR = "steps"
 SAMPLES_TAG = "samples/fixed_noise"

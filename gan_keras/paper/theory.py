@@ -18,21 +18,19 @@ import json
 import math
 import os
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from absl import app, flags
 
 from gan_keras import data as data_lib
-from gan_keras import losses
-from gan_keras.cli import fail, first_line, flags_parser
-from gan_keras.gan import GAN
-from gan_keras.models import Discriminator, Generator
+from gan_keras.nets import losses
+from gan_keras.nets.gan import GAN
+from gan_keras.nets.models import Discriminator, Generator
+from gan_keras.utils.cli import first_line
 
 tfd = tfp.distributions
 
-PROGRAM = "python -m gan_keras.theory"
 FIG1_FILE = "theory_fig1.png"
 DSTAR_FILE = "theory_dstar.png"
 GRADIENTS_FILE = "theory_gradients.png"
@@ -404,7 +402,7 @@ def mnist_gradient_norms(d_steps=200, every=20, batch_size=100, data_dir=None, s
     >>> round(mnist_gradient_norms(d_steps=200)[-1]["ratio"], 6)  # doctest: +SKIP
     1.1e-05
     """
-    from gan_keras.optimizers import paper_optimizer
+    from gan_keras.nets.optimizers import paper_optimizer
 
     if images is None:
         images = data_lib.load_images("mnist", "train", data_dir)
@@ -852,27 +850,3 @@ def run_all(out_dir, seed=0, mnist=True, data_dir=None, dstar_steps=2000, mnist_
     with open(os.path.join(out_dir, RESULTS_FILE), "w") as f:
         json.dump(results, f, indent=1)
     return results
-
-
-def _define_flags():
-    flags.DEFINE_string("out", "docs", "Output dir of the PNGs and theory_results.json.")
-    flags.DEFINE_integer("seed", 0, "Seed of the weights, noise and data samples.")
-    flags.DEFINE_bool("mnist", True, "Also measure the gradients on the paper's MNIST models.")
-    flags.DEFINE_string("data_dir", None, "TFDS data dir holding mnist (default: $TFDS_DATA_DIR).")
-
-
-def main(argv):
-    del argv
-    f = flags.FLAGS
-    try:
-        os.makedirs(f.out, exist_ok=True)
-        run_all(f.out, seed=f.seed, mnist=f.mnist, data_dir=f.data_dir)
-    except (TheoryError, OSError, tf.errors.OpError) as e:
-        fail(PROGRAM, first_line(e))
-    for name in (DSTAR_FILE, GRADIENTS_FILE, FIG1_FILE, RESULTS_FILE):
-        print(os.path.join(f.out, name))
-
-
-if __name__ == "__main__":
-    _define_flags()
-    app.run(main, flags_parser=flags_parser(PROGRAM))

@@ -22,7 +22,7 @@ are uint8 or float in [0, 1], `[n, 28, 28, 1]`. See docs/metrics.md.
 
 import numpy as np
 
-from gan_keras import classifier as classifier_lib
+from gan_keras.evaluation import classifier as classifier_lib
 
 DEFAULT_THRESHOLD = 0.05
 _EPS = 1e-12

@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from gan_keras import data as data_lib
 from gan_keras import training
-from gan_keras.checkpointing import EMA_KEY, checkpoint_paths, has_ema
-from gan_keras.cli import first_line
+from gan_keras.training.checkpointing import EMA_KEY, checkpoint_paths, has_ema
+from gan_keras.utils.cli import first_line
 
 GENERATOR_FILE = "generator.keras"
 

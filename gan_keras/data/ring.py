@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from gan_keras.periodic import EveryEpochs
+from gan_keras.utils.periodic import EveryEpochs
 
 NAME = "ring8"
 NUM_MODES = 8

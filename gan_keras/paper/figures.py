@@ -16,14 +16,13 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
 
 from gan_keras import data as data_lib
-from gan_keras import images as images_lib
-from gan_keras import restoring, training
-from gan_keras.cli import fail, first_line, flags_parser
+from gan_keras import training
+from gan_keras.data import images as images_lib
+from gan_keras.training import restoring
+from gan_keras.utils.cli import first_line
 
-PROGRAM = "python -m gan_keras.figures"
 FIG2_FILE = "fig2_samples_nn.png"
 FIG3_FILE = "fig3_interpolation.png"
 FIGURES_SUBDIR = os.path.join("logs", "figures")
@@ -174,27 +173,3 @@ def _write(figures, out_dir, step):
             tf.summary.image(f"figures/{os.path.splitext(name)[0]}", image[None])
     writer.close()
     return paths
-
-
-def _define_flags():
-    flags.DEFINE_string("model_dir", None, "Model dir of a training run.", required=True)
-    flags.DEFINE_string("out", None, "Output dir (default: MODEL_DIR/logs/figures).")
-    flags.DEFINE_string("dataset", None, "TFDS dataset of the neighbours (default: the run's).")
-    flags.DEFINE_string("data_dir", None, "TFDS data dir (default: the run's, then $TFDS_DATA_DIR).")
-    flags.DEFINE_integer("seed", 0, "Seed of the samples and interpolation ends.")
-
-
-def main(argv):
-    del argv
-    f = flags.FLAGS
-    try:
-        paths = write_figures(f.model_dir, f.out, f.data_dir, f.dataset, f.seed)
-    except (FiguresError, restoring.RestoreError, OSError, tf.errors.OpError) as e:
-        fail(PROGRAM, first_line(e))
-    for path in paths.values():
-        print(path)
-
-
-if __name__ == "__main__":
-    _define_flags()
-    app.run(main, flags_parser=flags_parser(PROGRAM))

@@ -23,8 +23,8 @@ import sys
 import keras
 import tensorflow as tf
 
-from gan_keras import storage
-from gan_keras.cli import first_line
+from gan_keras.utils import storage
+from gan_keras.utils.cli import first_line
 
 # The checkpoint key of the averaged generator (a run with --ema_decay).
 EMA_KEY = "ema_generator"

@@ -59,7 +59,7 @@ def sample_picture(generator, seed, rows=10, cols=10, num_points=1000):
     (291, 291, 1)
     """
     if len(generator.image_shape) == 1:
-        from gan_keras import ring  # matplotlib, only for point data
+        from gan_keras.data import ring  # matplotlib, only for point data
 
         samples = generator.sample(num_points, seed=tf.constant(seed, tf.int32))
         return ring.scatter_image(np.asarray(samples))

@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
-from gan_keras import losses
-from gan_keras.streams import reseed_generator
+from gan_keras.nets import losses
+from gan_keras.nets.streams import reseed_generator
 
 UPDATES = ("simultaneous", "alternating")
 

@@ -1,0 +1,1 @@
+"""The command-line programs (console scripts `gan-keras-*`); `train.py` and `export.py` call these."""

@@ -1,0 +1,32 @@
+"""Training data: TFDS image datasets (whole splits in memory) and the ring8 toy.
+
+Example:
+
+>>> from gan_keras import data
+>>> data.image_shape("ring8")
+(2,)
+"""
+
+from gan_keras.data.datasets import (
+    TrainingData,
+    check_dataset,
+    image_shape,
+    load_images,
+    load_labelled_images,
+    num_classes,
+    resolve_data_dir,
+    split_name,
+    to_float,
+)
+
+__all__ = [
+    "TrainingData",
+    "check_dataset",
+    "image_shape",
+    "load_images",
+    "load_labelled_images",
+    "num_classes",
+    "resolve_data_dir",
+    "split_name",
+    "to_float",
+]

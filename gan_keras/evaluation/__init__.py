@@ -1,0 +1,1 @@
+"""Judging a generator: the Parzen protocol of Table 1, the MNIST classifier and its metrics, callbacks."""

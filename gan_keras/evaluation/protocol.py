@@ -1,0 +1,125 @@
+"""The Parzen-window protocol of Table 1 and the classifier metrics, on one generator's samples.
+
+`evaluate_generator` draws the samples once and scores them both ways; the
+`gan-keras-evaluate` command (`gan_keras.cli.evaluate`) runs it on a
+training run's generator.
+"""
+
+import datetime
+import time
+
+import numpy as np
+
+from gan_keras import data as data_lib
+from gan_keras.evaluation import classifier as classifier_lib
+from gan_keras.evaluation import classifier_metrics as metrics_lib
+from gan_keras.evaluation import parzen
+from gan_keras.nets.gan import num_classes
+
+
+def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALID, num_test=None):
+    """`(test, valid)` uint8 images of the protocol: all test images, the first `num_valid` validation ones.
+
+    For MNIST the validation images are train[50000:], so `valid` is
+    train[50000:51000] by default, as in the authors' script.
+
+    Example:
+
+    >>> test, valid = load_protocol_data("mnist")  # doctest: +SKIP
+    >>> test.shape, valid.shape  # doctest: +SKIP
+    ((10000, 28, 28, 1), (1000, 28, 28, 1))
+    """
+    test = data_lib.load_images(dataset, "test", data_dir)
+    valid = data_lib.load_images(dataset, "validation", data_dir)
+    return test[:num_test], valid[:num_valid]
+
+
+def classifier_metrics_skip_reason(image_shape, dataset=None):
+    """Why the classifier metrics cannot be computed for `image_shape` images, or None.
+
+    Example:
+
+    >>> classifier_metrics_skip_reason((32, 32, 3), "cifar10")
+    'classifier metrics skipped: the MNIST classifier needs 28x28x1 images; cifar10 has 32x32x3.'
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    if image_shape == classifier_lib.IMAGE_SHAPE:
+        return None
+    return (
+        "classifier metrics skipped: the MNIST classifier needs 28x28x1 images; "
+        f"{dataset or 'the data'} has {'x'.join(str(d) for d in image_shape)}."
+    )
+
+
+def conditional_labels(generator, num_samples, seed):
+    """The labels a conditional generator's `num_samples` samples from `seed` were drawn for, else None."""
+    if not num_classes(generator):
+        return None
+    return np.asarray(generator.sample_inputs(int(num_samples), np.asarray(seed, np.int32))[1])
+
+
+def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=None, **kwargs):
+    """Runs the protocol on a restored generator (`restoring.load_generator`).
+
+    The generator's samples (`num_samples`, drawn with `seed`) are drawn once
+    and serve as the Parzen centres and, for 28x28x1 images, as the images
+    the classifier metrics judge, with `test` as the Frechet distance's
+    reference.
+
+    Args:
+        restored: a `restoring.Restored`.
+        test, valid: the protocol's images (`load_protocol_data`); all of
+            `valid` is used to choose sigma.
+        classifier_metrics: None (default): computed for 28x28x1 images,
+            skipped with a note otherwise; True: required (a `ValueError`
+            for other shapes); False: skipped.
+        dataset: the dataset's name, for the note when they are skipped.
+        **kwargs: passed to `parzen.parzen_evaluate` (`num_samples`,
+            `sigmas`, `sigma`, `seed`, batch sizes).
+
+    Returns:
+        `parzen_evaluate`'s dict plus `epoch`, `source`, `ema` (whether
+        the generator holds averaged weights; None for a `.keras` file,
+        which says nothing of it), `seconds` (Parzen
+        protocol time, sampling included), `date`, and either
+        `classifier_metrics` (`classifier_metrics.classifier_metrics`' dict
+        plus its `seconds`) or `classifier_metrics_skipped` (the reason).
+
+    Example:
+
+    >>> result = evaluate_generator(load_generator("runs/mnist"), *load_protocol_data())  # doctest: +SKIP
+    >>> result["classifier_metrics"]["mnist_score"]  # doctest: +SKIP
+    9.1...
+    """
+    if classifier_metrics not in (None, True, False):
+        raise ValueError(f"classifier_metrics must be None (auto), True or False; got {classifier_metrics!r}.")
+    num_samples = kwargs.pop("num_samples", parzen.NUM_SAMPLES)
+    seed = kwargs.pop("seed", parzen.SAMPLE_SEED)
+    start = time.perf_counter()
+    samples = parzen.generator_samples(restored.generator, num_samples, seed)
+    result = parzen.parzen_evaluate(
+        samples, test, valid, num_samples=num_samples, seed=seed, num_valid=len(valid), **kwargs
+    )
+    result.update(
+        epoch=restored.epoch,
+        source=restored.source,
+        ema=restored.ema,
+        seconds=round(time.perf_counter() - start, 2),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    skip = classifier_metrics_skip_reason(samples.shape[1:], dataset)
+    if classifier_metrics is False:
+        result["classifier_metrics_skipped"] = "classifier metrics skipped: turned off."
+    elif skip and classifier_metrics:
+        raise ValueError(skip.replace("classifier metrics skipped", "--classifier_metrics"))
+    elif skip:
+        result["classifier_metrics_skipped"] = skip
+    else:
+        start = time.perf_counter()
+        metrics = metrics_lib.classifier_metrics(
+            samples, test, labels=conditional_labels(restored.generator, num_samples, seed)
+        )
+        metrics["seconds"] = round(time.perf_counter() - start, 2)
+        result["classifier_metrics"] = metrics
+    return result
+

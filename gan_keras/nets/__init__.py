@@ -1,0 +1,1 @@
+"""The networks and their training step: layers, noise, G and D, losses, optimisers, the `GAN` model."""

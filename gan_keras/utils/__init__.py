@@ -1,0 +1,1 @@
+"""Helpers with no knowledge of GANs: one-line CLI errors, atomic writes, run-dir locks, periodic callbacks."""
