@@ -6,5 +6,7 @@ Kept so that the documented command works; the code is in `gan_keras.cli.evaluat
 
 from gan_keras.cli.evaluate import run_main
 
+__all__ = []
+
 if __name__ == "__main__":
     run_main()

@@ -11,6 +11,11 @@ from gan_keras.evaluation.classifier import CLASSIFIER_FILE, accuracy, save_clas
 from gan_keras.utils import cli
 from gan_keras.utils.cli import flags_parser
 
+__all__ = [
+    "PROGRAM",
+    "run_main",
+]
+
 PROGRAM = "classifier"
 
 

@@ -28,6 +28,14 @@ from gan_keras.training import load_config, restoring
 from gan_keras.utils import cli
 from gan_keras.utils.storage import write_json
 
+__all__ = [
+    "PROGRAM",
+    "RESULT_FILE",
+    "evaluate_model_dir",
+    "evaluate_restored",
+    "run_main",
+]
+
 PROGRAM = "evaluate"
 RESULT_FILE = "parzen.json"
 

@@ -19,20 +19,27 @@ from gan_keras.training.restoring import RestoreError
 from gan_keras.utils.cli import fail, flags_parser
 from gan_keras.utils.storage import StorageError
 
-flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.")
-flags.DEFINE_string(
-    "generator", None, "Instead of --model_dir: a generator .keras file, e.g. pretrained/mnist/generator.keras."
-)
-flags.register_multi_flags_validator(
-    ["model_dir", "generator"],
-    lambda values: (values["model_dir"] is None) != (values["generator"] is None),
-    "pass exactly one of --model_dir (a train.py run) or --generator (a generator .keras file).",
-)
-flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF Serving's model dir).", required=True)
-flags.DEFINE_string("checkpoint", None, "A checkpoint path, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).")
-flags.DEFINE_integer("version", None, "Version to write (default: the next integer after the existing ones).")
-flags.DEFINE_integer("max_samples", DEFAULT_MAX_SAMPLES, "Most images one sample/interpolate request may ask for.")
-flags.DEFINE_bool("ema", True, "Export the averaged generator when the run kept one (train.py --ema_decay); --noema: the trained weights.")
+__all__ = [
+    "run_main",
+]
+
+def define_flags():
+    """Defines the export flags (when run as a program; importing must not)."""
+    flags.DEFINE_string("model_dir", None, "The train.py --model_dir to export from.")
+    flags.DEFINE_string(
+        "generator", None, "Instead of --model_dir: a generator .keras file, e.g. pretrained/mnist/generator.keras."
+    )
+    flags.register_multi_flags_validator(
+        ["model_dir", "generator"],
+        lambda values: (values["model_dir"] is None) != (values["generator"] is None),
+        "pass exactly one of --model_dir (a train.py run) or --generator (a generator .keras file).",
+    )
+    flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF Serving's model dir).", required=True)
+    flags.DEFINE_string("checkpoint", None, "A checkpoint path, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).")
+    flags.DEFINE_integer("version", None, "Version to write (default: the next integer after the existing ones).")
+    flags.DEFINE_integer("max_samples", DEFAULT_MAX_SAMPLES, "Most images one sample/interpolate request may ask for.")
+    flags.DEFINE_bool("ema", True, "Export the averaged generator when the run kept one (train.py --ema_decay); --noema: the trained weights.")
+
 
 FLAGS = flags.FLAGS
 PROGRAM = "export.py"
@@ -58,6 +65,7 @@ def main(argv):
 
 def run_main():
     """The console script; `python export.py` and `python -m gan_keras.cli.export` run it too."""
+    define_flags()
     app.run(main, flags_parser=flags_parser(PROGRAM))
 
 

@@ -7,6 +7,11 @@ from gan_keras.paper.figures import FiguresError, write_figures
 from gan_keras.training import restoring
 from gan_keras.utils.cli import fail, first_line, flags_parser
 
+__all__ = [
+    "PROGRAM",
+    "run_main",
+]
+
 PROGRAM = "gan-keras-figures"
 
 

@@ -8,6 +8,11 @@ from absl import app, flags
 from gan_keras.paper.theory import DSTAR_FILE, FIG1_FILE, GRADIENTS_FILE, RESULTS_FILE, TheoryError, run_all
 from gan_keras.utils.cli import fail, first_line, flags_parser
 
+__all__ = [
+    "PROGRAM",
+    "run_main",
+]
+
 PROGRAM = "gan-keras-theory"
 
 

@@ -19,6 +19,18 @@ import tensorflow_datasets as tfds
 
 from gan_keras.data import ring
 
+__all__ = [
+    "TrainingData",
+    "check_dataset",
+    "image_shape",
+    "load_images",
+    "load_labelled_images",
+    "num_classes",
+    "resolve_data_dir",
+    "split_name",
+    "to_float",
+]
+
 # MNIST's training split is cut as in the authors' code: the first 50,000
 # images train, the last 10,000 are the validation set of the Parzen protocol.
 _SPLITS = {

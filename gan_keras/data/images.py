@@ -5,6 +5,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
+__all__ = [
+    "image_grid",
+    "sample_grid",
+    "sample_picture",
+    "write_png",
+]
+
 
 def image_grid(images, rows, cols, pad=1):
     """Tiles `rows * cols` images `[n, h, w, c]` in [0, 1] into one uint8 image.

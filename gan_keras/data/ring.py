@@ -26,6 +26,27 @@ import numpy as np
 
 from gan_keras.utils.periodic import EveryEpochs
 
+__all__ = [
+    "MODE_FRACTION",
+    "NAME",
+    "NUM_CLASSES",
+    "NUM_MODES",
+    "QUALITY_STDS",
+    "RADIUS",
+    "SNAPSHOT_SUBDIR",
+    "SPLITS",
+    "STD",
+    "TRAINING_FIGURE",
+    "RingCallback",
+    "load_split",
+    "mode_centers",
+    "mode_metrics",
+    "sample_ring8",
+    "scatter_image",
+    "training_panels",
+    "write_scatter",
+]
+
 NAME = "ring8"
 NUM_MODES = 8
 # The class label of a point is its mode (for --conditional).

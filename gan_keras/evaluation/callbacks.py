@@ -8,6 +8,11 @@ from gan_keras.evaluation import parzen
 from gan_keras.evaluation.protocol import conditional_labels
 from gan_keras.utils.periodic import EveryEpochs
 
+__all__ = [
+    "ClassifierMetricsCallback",
+    "ParzenCallback",
+]
+
 
 class ParzenCallback(EveryEpochs):
     """Adds the Parzen estimate to the epoch logs every `every_epochs` epochs.

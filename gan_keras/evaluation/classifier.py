@@ -26,6 +26,20 @@ import tensorflow as tf
 
 from gan_keras import data as data_lib
 
+__all__ = [
+    "ASSET_DIR",
+    "CLASSIFIER_FILE",
+    "FEATURES_LAYER",
+    "IMAGE_SHAPE",
+    "NUM_CLASSES",
+    "NUM_FEATURES",
+    "accuracy",
+    "build_classifier",
+    "load_classifier",
+    "save_classifier",
+    "train_classifier",
+]
+
 ASSET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 CLASSIFIER_FILE = os.path.join(ASSET_DIR, "mnist_classifier.keras")
 IMAGE_SHAPE = (28, 28, 1)

@@ -24,6 +24,19 @@ import numpy as np
 
 from gan_keras.evaluation import classifier as classifier_lib
 
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "as_float_images",
+    "class_coverage",
+    "classifier_metrics",
+    "classifier_outputs",
+    "frechet_distance",
+    "label_accuracy",
+    "metrics_from_outputs",
+    "mnist_score",
+    "result_line",
+]
+
 DEFAULT_THRESHOLD = 0.05
 _EPS = 1e-12
 

@@ -30,6 +30,21 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+__all__ = [
+    "DEFAULT_SIGMAS",
+    "NUM_SAMPLES",
+    "NUM_VALID",
+    "SAMPLE_SEED",
+    "as_points",
+    "check_sigmas",
+    "cross_validate_sigma",
+    "generator_samples",
+    "parzen_distribution",
+    "parzen_evaluate",
+    "parzen_log_likelihood",
+    "table1_line",
+]
+
 tfd = tfp.distributions
 
 # Defaults of the authors' released protocol (parzen_ll.py).

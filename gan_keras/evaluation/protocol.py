@@ -16,6 +16,13 @@ from gan_keras.evaluation import classifier_metrics as metrics_lib
 from gan_keras.evaluation import parzen
 from gan_keras.nets.gan import num_classes
 
+__all__ = [
+    "classifier_metrics_skip_reason",
+    "conditional_labels",
+    "evaluate_generator",
+    "load_protocol_data",
+]
+
 
 def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALID, num_test=None):
     """`(test, valid)` uint8 images of the protocol: all test images, the first `num_valid` validation ones.

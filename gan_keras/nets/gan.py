@@ -6,6 +6,13 @@ import tensorflow as tf
 from gan_keras.nets import losses
 from gan_keras.nets.streams import reseed_generator
 
+__all__ = [
+    "GAN",
+    "UPDATES",
+    "ema_decay_at",
+    "num_classes",
+]
+
 UPDATES = ("simultaneous", "alternating")
 
 

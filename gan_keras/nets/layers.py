@@ -3,6 +3,10 @@
 import keras
 from keras import ops
 
+__all__ = [
+    "Maxout",
+]
+
 
 @keras.saving.register_keras_serializable(package="gan_keras")
 class Maxout(keras.layers.Layer):

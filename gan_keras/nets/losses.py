@@ -6,6 +6,13 @@ With `l` a logit and `D = sigmoid(l)`: `log D = -softplus(-l)` and
 
 import tensorflow as tf
 
+__all__ = [
+    "G_LOSSES",
+    "check_g_loss",
+    "discriminator_loss",
+    "generator_loss",
+]
+
 G_LOSSES = ("non_saturating", "minimax")
 
 

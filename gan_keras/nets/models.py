@@ -16,6 +16,15 @@ from gan_keras.nets import noise as noise_lib
 from gan_keras.nets.layers import Maxout
 from gan_keras.nets.streams import reseed_generator
 
+__all__ = [
+    "ARCHS",
+    "POINTS_HIDDEN",
+    "Discriminator",
+    "Generator",
+    "check_arch",
+    "output_bias_from_mean",
+]
+
 ARCHS = ("mlp", "conv", "points")
 # Hidden units of each of the two hidden layers of the `points` MLPs.
 POINTS_HIDDEN = 128

@@ -9,6 +9,13 @@ import math
 
 import tensorflow as tf
 
+__all__ = [
+    "NOISE_KINDS",
+    "UNIFORM_BOUND",
+    "check_noise_kind",
+    "sample_noise",
+]
+
 NOISE_KINDS = ("uniform", "gaussian")
 
 # The released MNIST configuration draws z uniformly on [-sqrt(3), sqrt(3)]:

@@ -10,6 +10,13 @@ import math
 import keras
 from keras import ops
 
+__all__ = [
+    "LinearMomentum",
+    "PaperLearningRate",
+    "ScheduledMomentumSGD",
+    "paper_optimizer",
+]
+
 
 @keras.saving.register_keras_serializable(package="gan_keras")
 class PaperLearningRate(keras.optimizers.schedules.LearningRateSchedule):

@@ -23,6 +23,18 @@ from gan_keras.data import images as images_lib
 from gan_keras.training import restoring
 from gan_keras.utils.cli import first_line
 
+__all__ = [
+    "FIG2_FILE",
+    "FIG3_FILE",
+    "FIGURES_SUBDIR",
+    "NEIGHBOUR_GAP",
+    "FiguresError",
+    "interpolation_grid",
+    "nearest_neighbours",
+    "samples_with_neighbours",
+    "write_figures",
+]
+
 FIG2_FILE = "fig2_samples_nn.png"
 FIG3_FILE = "fig3_interpolation.png"
 FIGURES_SUBDIR = os.path.join("logs", "figures")

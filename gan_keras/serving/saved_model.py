@@ -23,6 +23,14 @@ model keeps working.
 import keras
 import tensorflow as tf
 
+__all__ = [
+    "DEFAULT_MAX_SAMPLES",
+    "ExportError",
+    "export_saved_model",
+    "serving_functions",
+    "signature_seed",
+]
+
 # Requests for more images than this are refused (a server would otherwise
 # try to allocate whatever a client asks for).
 DEFAULT_MAX_SAMPLES = 10_000

@@ -20,6 +20,13 @@ from gan_keras.training import restoring, save_generator
 from gan_keras.training.restoring import GENERATOR_FILE
 from gan_keras.utils import locking, storage
 
+__all__ = [
+    "existing_versions",
+    "export",
+    "export_from_model_dir",
+    "resolve_version",
+]
+
 
 def existing_versions(export_dir):
     """The integer version dirs in `export_dir`, sorted (TF Serving's rule: all digits)."""

@@ -14,6 +14,12 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+__all__ = [
+    "WARMUP_FILE",
+    "warmup_inputs",
+    "write_warmup_requests",
+]
+
 # Where TF Serving looks for warm-up requests in a version dir.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 

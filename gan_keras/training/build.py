@@ -10,6 +10,12 @@ from gan_keras.nets.gan import GAN
 from gan_keras.nets.models import Discriminator, Generator, output_bias_from_mean
 from gan_keras.nets.optimizers import paper_optimizer
 
+__all__ = [
+    "build_gan",
+    "save_generator",
+    "write_sample_grid",
+]
+
 
 def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_classes=0):
     """Builds and compiles the GAN of a config, with built optimisers.

@@ -26,6 +26,25 @@ import tensorflow as tf
 from gan_keras.utils import storage
 from gan_keras.utils.cli import first_line
 
+__all__ = [
+    "CORRUPT_SUBDIR",
+    "EMA_KEY",
+    "EPOCH_STEP_KEY",
+    "METRICS_KEY",
+    "OPTIONAL_KEYS",
+    "RESTARTS_KEY",
+    "CheckpointError",
+    "CheckpointEveryEpoch",
+    "GANCheckpoint",
+    "checkpoint_epoch",
+    "checkpoint_files",
+    "checkpoint_paths",
+    "has_ema",
+    "move_aside",
+    "saved_checkpoints",
+    "seed_states",
+]
+
 # The checkpoint key of the averaged generator (a run with --ema_decay).
 EMA_KEY = "ema_generator"
 # The key of the count of collapse recoveries; checkpoints made before

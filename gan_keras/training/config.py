@@ -19,6 +19,18 @@ from gan_keras.training.divergence import (
 from gan_keras.utils import storage
 from gan_keras.utils.cli import first_line
 
+__all__ = [
+    "ARCHITECTURE_FIELDS",
+    "CHECKPOINT_SUBDIR",
+    "CONFIG_FILE",
+    "PRESETS",
+    "ConfigError",
+    "TrainConfig",
+    "check_compatible",
+    "load_config",
+    "save_config",
+]
+
 CONFIG_FILE = "config.json"
 CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
@@ -276,6 +288,7 @@ def load_config(model_dir):
 
 
 def save_config(config):
+    """Writes `config` as `MODEL_DIR/config.json` atomically (`load_config` reads it back)."""
     storage.atomic_write(os.path.join(config.model_dir, CONFIG_FILE), json.dumps(dataclasses.asdict(config), indent=2))
 
 

@@ -9,6 +9,13 @@ import os
 
 import tensorflow as tf
 
+__all__ = [
+    "STRATEGIES",
+    "is_chief",
+    "make_strategy",
+    "worker_dir",
+]
+
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 

@@ -6,6 +6,15 @@ import sys
 
 import keras
 
+__all__ = [
+    "COLLAPSE_POLICIES",
+    "D_WON_THRESHOLD",
+    "CollapseError",
+    "CollapseGuard",
+    "DivergenceError",
+    "StopOnDivergence",
+]
+
 
 class DivergenceError(RuntimeError):
     """Training produced a NaN or Inf loss; the message names the step."""

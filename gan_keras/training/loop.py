@@ -30,6 +30,12 @@ from gan_keras.training.divergence import (
 from gan_keras.training.preemption import Preempted, PreemptionSignals, ResumeEpochMetrics, StepCheckpoints
 from gan_keras.utils import locking, storage
 
+__all__ = [
+    "COLLAPSE_RECOVERIES_TAG",
+    "run",
+    "training_callbacks",
+]
+
 COLLAPSE_RECOVERIES_TAG = "collapse/recoveries"
 
 

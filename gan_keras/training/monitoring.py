@@ -37,6 +37,27 @@ from tensorboard.plugins.hparams import api as hp
 
 from gan_keras.data import images as images_lib
 
+__all__ = [
+    "CONFIG_TAG",
+    "HPARAMS_METRICS",
+    "SAMPLES_TAG",
+    "STEPS_SUBDIR",
+    "TRAIN_SUBDIR",
+    "ConfigText",
+    "FixedNoiseSamples",
+    "HParamsSummary",
+    "StepScalars",
+    "SummaryWriter",
+    "WeightHistograms",
+    "config_markdown",
+    "global_step",
+    "hparam_values",
+    "hparams_metrics",
+    "monitoring_callbacks",
+    "optimizer_scalars",
+    "weight_tags",
+]
+
 STEPS_SUBDIR = "steps"
 SAMPLES_TAG = "samples/fixed_noise"
 CONFIG_TAG = "config"

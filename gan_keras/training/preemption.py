@@ -17,6 +17,14 @@ import time
 
 import keras
 
+__all__ = [
+    "SIGNALS",
+    "Preempted",
+    "PreemptionSignals",
+    "ResumeEpochMetrics",
+    "StepCheckpoints",
+]
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 

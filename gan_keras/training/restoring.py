@@ -18,6 +18,14 @@ from gan_keras import training
 from gan_keras.training.checkpointing import EMA_KEY, checkpoint_paths, has_ema
 from gan_keras.utils.cli import first_line
 
+__all__ = [
+    "GENERATOR_FILE",
+    "RestoreError",
+    "Restored",
+    "load_generator",
+    "load_generator_file",
+]
+
 GENERATOR_FILE = "generator.keras"
 
 

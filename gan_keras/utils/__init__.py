@@ -1,1 +1,3 @@
 """Helpers with no knowledge of GANs: one-line CLI errors, atomic writes, run-dir locks, periodic callbacks."""
+
+__all__ = []

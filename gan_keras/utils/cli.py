@@ -4,6 +4,12 @@ import sys
 
 from absl import flags, logging
 
+__all__ = [
+    "fail",
+    "first_line",
+    "flags_parser",
+]
+
 
 def flags_parser(program):
     """An absl `flags_parser` that exits with one line naming a bad flag.

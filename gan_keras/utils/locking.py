@@ -19,6 +19,13 @@ import sys
 
 from gan_keras.utils import storage
 
+__all__ = [
+    "LOCK_FILE",
+    "LockedError",
+    "describe",
+    "hold",
+]
+
 LOCK_FILE = ".lock"
 
 

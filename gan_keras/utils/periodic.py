@@ -2,6 +2,10 @@
 
 import keras
 
+__all__ = [
+    "EveryEpochs",
+]
+
 
 class EveryEpochs(keras.callbacks.Callback):
     """Base of callbacks that act every `every_epochs` epochs.

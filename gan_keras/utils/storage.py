@@ -15,6 +15,14 @@ import shutil
 
 import tensorflow as tf
 
+__all__ = [
+    "StorageError",
+    "atomic_write",
+    "storage_reason",
+    "write_json",
+    "writing",
+]
+
 # OSError numbers that mean "this path cannot be written": the disk, not the code.
 _REASONS = {
     errno.ENOSPC: "no space left on device",
