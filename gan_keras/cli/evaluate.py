@@ -6,10 +6,10 @@ Command line:
 
 restores the generator of a training run (its newest checkpoint, or
 `--checkpoint`, or `MODEL_DIR/generator.keras` when there is no checkpoint),
-runs the protocol of `gan_keras.parzen.parzen_evaluate`, prints the Table 1
+runs the protocol of `gan_keras.evaluation.parzen.parzen_evaluate`, prints the Table 1
 line and writes `MODEL_DIR/parzen.json`. For 28x28x1 images it also scores the
-same 10,000 samples with the MNIST classifier of `gan_keras.classifier`
-(`gan_keras.classifier_metrics`: MNIST score, Frechet distance to the test
+same 10,000 samples with the MNIST classifier of `gan_keras.evaluation.classifier`
+(`gan_keras.evaluation.classifier_metrics`: MNIST score, Frechet distance to the test
 images, class coverage), stored under `classifier_metrics` in the JSON;
 `--noclassifier_metrics` skips them.
 

@@ -18,8 +18,11 @@ from gan_keras.data.datasets import (
     split_name,
     to_float,
 )
+from gan_keras.data.spec import DatasetSpec, describe
 
 __all__ = [
+    "DatasetSpec",
+    "describe",
     "TrainingData",
     "check_dataset",
     "image_shape",

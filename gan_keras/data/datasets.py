@@ -6,18 +6,18 @@ resumed at global step `s` therefore sees exactly the batches an unbroken run
 would have seen from step `s` on, with no input-pipeline state to checkpoint.
 
 Datasets are loaded into memory as uint8 (MNIST: 39 MB; CIFAR-10: 150 MB) and
-converted to float32 in [0, 1] a batch at a time. `ring8` (`gan_keras.ring`)
+converted to float32 in [0, 1] a batch at a time. `ring8` (`gan_keras.data.ring`)
 is not from TFDS: its points in R^2 are float32 drawn from fixed seeds.
 """
 
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from gan_keras.data import ring
+from gan_keras.data.spec import SYNTHETIC as _SYNTHETIC
+from gan_keras.data.spec import describe, resolve_data_dir, splits
 
 __all__ = [
     "TrainingData",
@@ -31,17 +31,6 @@ __all__ = [
     "to_float",
 ]
 
-# MNIST's training split is cut as in the authors' code: the first 50,000
-# images train, the last 10,000 are the validation set of the Parzen protocol.
-_SPLITS = {
-    "mnist": {"train": "train[:50000]", "validation": "train[50000:]", "test": "test"},
-}
-_DEFAULT_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
-# Datasets made here rather than read from TFDS: name -> module with
-# `load_split(role)`.
-_SYNTHETIC = {ring.NAME: ring}
-
-
 def split_name(dataset, role):
     """The TFDS split for `role` (`"train"`, `"validation"`, `"test"`) of `dataset`.
 
@@ -50,31 +39,16 @@ def split_name(dataset, role):
     >>> split_name("mnist", "validation")
     'train[50000:]'
     """
-    return _SPLITS.get(dataset, _DEFAULT_SPLITS)[role]
-
-
-def resolve_data_dir(data_dir=None):
-    """`data_dir` if given, else `$TFDS_DATA_DIR`, else TFDS's default (None)."""
-    return data_dir or os.environ.get("TFDS_DATA_DIR") or None
+    return dict(splits(dataset))[role]
 
 
 def check_dataset(name, data_dir=None):
-    """Raises `ValueError` unless `name` is a TFDS dataset with an `image` feature.
+    """Raises `ValueError` unless `name` is a TFDS dataset with an `image` feature; returns its `DatasetSpec`.
 
     Only the metadata is read; nothing is downloaded. The synthetic `ring8`
     is accepted too.
     """
-    if name in _SYNTHETIC:
-        return
-    try:
-        builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
-    except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(
-            f"dataset {name!r} is not a TFDS dataset; accepted: a TFDS image dataset "
-            "(e.g. mnist, fashion_mnist, cifar10; see tfds.list_builders())."
-        ) from None
-    if "image" not in builder.info.features:
-        raise ValueError(f"dataset {name!r} has no 'image' feature; pick an image dataset.")
+    return describe(name, data_dir)
 
 
 def image_shape(name, data_dir=None):
@@ -87,10 +61,7 @@ def image_shape(name, data_dir=None):
     >>> image_shape("ring8")
     (2,)
     """
-    if name in _SYNTHETIC:
-        return tuple(_SYNTHETIC[name].load_split("validation").shape[1:])
-    builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
-    return tuple(int(d) for d in builder.info.features["image"].shape)
+    return describe(name, data_dir).shape
 
 
 def num_classes(name, data_dir=None):
@@ -104,13 +75,7 @@ def num_classes(name, data_dir=None):
     >>> num_classes("mnist")  # doctest: +SKIP
     10
     """
-    if name in _SYNTHETIC:
-        return _SYNTHETIC[name].NUM_CLASSES
-    features = tfds.builder(name, data_dir=resolve_data_dir(data_dir)).info.features
-    label = features["label"] if "label" in features else None
-    if not isinstance(label, tfds.features.ClassLabel):
-        raise ValueError(f"dataset {name!r} has no class labels (a 'label' ClassLabel feature).")
-    return int(label.num_classes)
+    return describe(name, data_dir).require_labels()
 
 
 def load_images(name, role="train", data_dir=None):

@@ -83,7 +83,7 @@ class ClassifierMetricsCallback(EveryEpochs):
 
     The keys are `mnist_score`, `frechet_distance` (to `reference_images`)
     and `classes_covered`, plus `label_accuracy` for a conditional generator
-    (see `gan_keras.classifier_metrics`); Keras'
+    (see `gan_keras.evaluation.classifier_metrics`); Keras'
     TensorBoard and CSVLogger pick them up (TensorBoard as `epoch_mnist_score`,
     ...) if this callback comes before them in the list. With the defaults
     (10,000 samples drawn with `parzen.SAMPLE_SEED`, the 10,000 test images

@@ -1,9 +1,9 @@
-"""A small MNIST classifier, the feature extractor of `gan_keras.classifier_metrics`.
+"""A small MNIST classifier, the feature extractor of `gan_keras.evaluation.classifier_metrics`.
 
 The package ships a trained copy, `gan_keras/assets/mnist_classifier.keras`
 (`load_classifier()`). To retrain it (about 5 minutes on one CPU core):
 
-    python -m gan_keras.classifier --output=gan_keras/assets/mnist_classifier.keras
+    gan-keras-classifier --output=gan_keras/assets/mnist_classifier.keras
 
 The network is a small CNN: three 3x3 convolutions (32, 64, 64 channels, ReLU,
 "same" padding), each followed by 2x2 max-pooling, then a 128-unit ReLU dense
@@ -40,7 +40,7 @@ __all__ = [
     "train_classifier",
 ]
 
-ASSET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+ASSET_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")  # gan_keras/assets
 CLASSIFIER_FILE = os.path.join(ASSET_DIR, "mnist_classifier.keras")
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -193,7 +193,7 @@ def load_classifier(path=None):
     if not os.path.exists(path):
         raise ValueError(
             f"classifier file {path} does not exist; retrain it with "
-            "python -m gan_keras.classifier --output=gan_keras/assets/mnist_classifier.keras."
+            "gan-keras-classifier --output=gan_keras/assets/mnist_classifier.keras."
         )
     return _load(path)
 

@@ -1,6 +1,6 @@
 """Classifier-based metrics of generated MNIST-like images.
 
-With the small MNIST classifier of `gan_keras.classifier` (softmax
+With the small MNIST classifier of `gan_keras.evaluation.classifier` (softmax
 `p(y|x)`, penultimate 128-unit ReLU features):
 
 - MNIST score: `exp(E_x KL(p(y|x) || p(y)))` with `p(y) = E_x p(y|x)`, the

@@ -3,7 +3,7 @@
 A checkpoint holds G, D, both optimisers (slots, and `iterations`, which the
 learning-rate and momentum schedules are functions of), the seed state of the
 noise and dropout, the number of finished epochs, the number of collapse
-recoveries (which select the run's random streams, `gan_keras.streams`) and,
+recoveries (which select the run's random streams, `gan_keras.nets.streams`) and,
 if the run averages G's weights, the EMA generator. The GAN step counter is the generator optimiser's
 `iterations`.
 

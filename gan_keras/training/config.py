@@ -209,7 +209,7 @@ class TrainConfig:
         if self.data_dir and not os.path.isdir(self.data_dir):
             raise ConfigError(f"--data_dir={self.data_dir} is not a directory.")
         try:
-            data_lib.check_dataset(self.dataset, self.data_dir)
+            spec = self.dataset_spec()
         except ValueError as e:
             raise ConfigError(f"--dataset: {e}") from None
         if (self.dataset == ring.NAME) != (self.arch == "points"):
@@ -219,10 +219,10 @@ class TrainConfig:
             )
         if self.conditional:
             try:
-                data_lib.num_classes(self.dataset, self.data_dir)
+                spec.require_labels()
             except ValueError as e:
                 raise ConfigError(f"--conditional needs class labels: {e}") from None
-        shape = data_lib.image_shape(self.dataset, self.data_dir)
+        shape = spec.shape
         if self.classifier_metrics_every_epochs and shape != (28, 28, 1):
             raise ConfigError(
                 f"--classifier_metrics_every_epochs needs 28x28x1 images (MNIST-like); "
@@ -237,13 +237,17 @@ class TrainConfig:
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
 
     def stream_seed(self, purpose, restart=0):
-        """The seed of one of the run's random streams (`gan_keras.streams`)."""
+        """The seed of one of the run's random streams (`gan_keras.nets.streams`)."""
         layout = self.rng_streams or streams.LATEST_LAYOUT
         return streams.stream_seed(self.seed, purpose, restart, layout)
 
+    def dataset_spec(self):
+        """The `data.DatasetSpec` of `dataset` (read once per process from its metadata)."""
+        return data_lib.describe(self.dataset, self.data_dir)
+
     def num_classes(self):
         """Classes G and D are conditioned on: 0 unless `conditional`."""
-        return data_lib.num_classes(self.dataset, self.data_dir) if self.conditional else 0
+        return self.dataset_spec().require_labels() if self.conditional else 0
 
 
 # Named flag bundles (`train.py --preset=NAME`): overrides of TrainConfig's

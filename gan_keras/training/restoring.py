@@ -13,7 +13,6 @@ import zipfile
 import keras
 import tensorflow as tf
 
-from gan_keras import data as data_lib
 from gan_keras import training
 from gan_keras.training.checkpointing import EMA_KEY, checkpoint_paths, has_ema
 from gan_keras.utils.cli import first_line
@@ -132,7 +131,7 @@ def _newest_readable(config, model_dir, paths, ema):
 
 def _from_checkpoint(config, path, source, ema):
     gan = training.build_gan(
-        config, data_lib.image_shape(config.dataset, config.data_dir), num_classes=config.num_classes()
+        config, config.dataset_spec().shape, num_classes=config.num_classes()
     )
     epoch = tf.Variable(0, dtype=tf.int64)
     try:
