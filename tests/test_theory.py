@@ -1,4 +1,5 @@
-"""The paper's Section 4 checked numerically (gan_keras.paper.theory), and Fig. 1.
+"""The paper's Section 4 checked numerically (gan_keras.paper: toy, value_function, dstar,
+gradients), and Fig. 1 (gan_keras.paper.figure1).
 
 Every number here comes from training the package's models; tolerances were
 set from measured runs on a 2-core CPU (seed 0), with margin:
@@ -22,9 +23,9 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import data
-from gan_keras.paper import theory
+from gan_keras.paper import dstar, figure1, gradients, toy, value_function
 
-tfd = theory.tfd
+tfd = toy.tfd
 P_DATA = tfd.Normal(1.0, 1.0)
 P_G = tfd.Normal(-1.0, 1.5)
 X = np.linspace(-5.0, 5.0, 401)
@@ -43,27 +44,27 @@ def assert_plot(path):
 def test_optimal_discriminator_is_the_density_ratio():
     x = np.array([-3.0, 0.0, 0.5, 2.0])
     ratio = P_DATA.prob(x).numpy() / (P_DATA.prob(x).numpy() + P_G.prob(x).numpy())
-    np.testing.assert_allclose(theory.optimal_discriminator(P_DATA, P_G, x), ratio, rtol=1e-5)
+    np.testing.assert_allclose(toy.optimal_discriminator(P_DATA, P_G, x), ratio, rtol=1e-5)
     # Density callables work too, and D* is 1/2 where p_g = p_data.
-    same = theory.optimal_discriminator(lambda x: np.exp(-x * x), lambda x: np.exp(-x * x), x)
+    same = toy.optimal_discriminator(lambda x: np.exp(-x * x), lambda x: np.exp(-x * x), x)
     np.testing.assert_allclose(same, 0.5)
     # Far in the tails both densities underflow; D* is still the limit (0 here).
-    assert theory.optimal_discriminator(P_DATA, P_G, [-60.0])[0] < 1e-6
-    assert math.isclose(theory.jensen_shannon(P_DATA, P_DATA, X), 0.0, abs_tol=1e-9)
-    assert 0 < theory.jensen_shannon(P_DATA, P_G, X) < math.log(2)
-    assert math.isclose(theory.optimal_value(P_DATA, P_DATA), theory.MINUS_LOG_4, abs_tol=1e-6)
+    assert toy.optimal_discriminator(P_DATA, P_G, [-60.0])[0] < 1e-6
+    assert math.isclose(toy.jensen_shannon(P_DATA, P_DATA, X), 0.0, abs_tol=1e-9)
+    assert 0 < toy.jensen_shannon(P_DATA, P_G, X) < math.log(2)
+    assert math.isclose(toy.optimal_value(P_DATA, P_DATA), toy.MINUS_LOG_4, abs_tol=1e-6)
     # Disjoint supports: JSD = log 2, so C(G) = -log 4 + 2 log 2 = 0.
-    far = theory.optimal_value(tfd.Normal(-50.0, 1.0), tfd.Normal(50.0, 1.0))
+    far = toy.optimal_value(tfd.Normal(-50.0, 1.0), tfd.Normal(50.0, 1.0))
     assert math.isclose(far, 0.0, abs_tol=1e-6)
 
 
 @pytest.fixture(scope="module")
 def trained_d():
-    return theory.train_discriminator(P_DATA, P_G, steps=1000, seed=0)
+    return value_function.train_discriminator(P_DATA, P_G, steps=1000, seed=0)
 
 
 def test_trained_discriminator_approaches_d_star(trained_d):
-    result = theory.compare_with_optimum(trained_d, P_DATA, P_G, X)
+    result = dstar.compare_with_optimum(trained_d, P_DATA, P_G, X)
     # D* varies over the compared region, so matching it is not trivial.
     assert result["dstar_min"] < 0.1 and result["dstar_max"] > 0.85
     assert result["max_abs_error"] < 0.05, result
@@ -72,15 +73,15 @@ def test_trained_discriminator_approaches_d_star(trained_d):
     # V is a Monte Carlo estimate on 100,000 samples, standard error 0.0024).
     assert abs(result["value"] - result["optimal_value"]) < 0.02, result
     assert result["value"] < result["optimal_value"] + 0.01
-    assert result["optimal_value"] > theory.MINUS_LOG_4 + 0.3
+    assert result["optimal_value"] > toy.MINUS_LOG_4 + 0.3
 
 
 def test_at_p_g_equal_p_data_v_is_minus_log_4_and_d_is_half():
     p = tfd.Normal(0.0, 1.0)
-    trained = theory.train_discriminator(p, p, steps=1000, seed=0)
-    assert abs(trained.value - theory.MINUS_LOG_4) < 0.01, trained.value
-    assert trained.value < theory.MINUS_LOG_4 + 1e-3  # log D + log(1 - D) <= -log 4
-    result = theory.compare_with_optimum(trained, p, p, X)
+    trained = value_function.train_discriminator(p, p, steps=1000, seed=0)
+    assert abs(trained.value - toy.MINUS_LOG_4) < 0.01, trained.value
+    assert trained.value < toy.MINUS_LOG_4 + 1e-3  # log D + log(1 - D) <= -log 4
+    result = dstar.compare_with_optimum(trained, p, p, X)
     assert result["max_abs_d_minus_half"] < 0.05, result
     # (Against a different p_g, V ends well above -log 4: see the test above.)
 
@@ -97,34 +98,34 @@ def check_gradient_records(records):
 
 
 def test_minimax_gradient_vanishes_early_on_the_toy(tmp_path):
-    records = theory.toy_gradient_norms(d_steps=150, every=150, seed=0)
+    records = gradients.toy_gradient_norms(d_steps=150, every=150, seed=0)
     assert [r["d_step"] for r in records] == [0, 150]
     check_gradient_records(records)
-    assert_plot(theory.plot_gradients({"toy": records}, str(tmp_path / "gradients.png")))
+    assert_plot(gradients.plot_gradients({"toy": records}, str(tmp_path / "gradients.png")))
 
 
 def test_minimax_gradient_vanishes_early_on_mnist(tfds_dir):
     images = data.load_images("mnist", "train", tfds_dir)[:6000]
-    records = theory.mnist_gradient_norms(d_steps=60, every=60, seed=0, images=images)
+    records = gradients.mnist_gradient_norms(d_steps=60, every=60, seed=0, images=images)
     check_gradient_records(records)
 
 
 def test_dstar_plot(trained_d, tmp_path):
     r = dict(
-        theory.compare_with_optimum(trained_d, P_DATA, P_G, X),
+        dstar.compare_with_optimum(trained_d, P_DATA, P_G, X),
         steps=trained_d.steps,
         x=X,
-        p_data=theory.density(P_DATA, X),
-        p_g=theory.density(P_G, X),
-        d_star=theory.optimal_discriminator(P_DATA, P_G, X),
-        d=theory.discriminate(trained_d.discriminator, X),
+        p_data=toy.density(P_DATA, X),
+        p_g=toy.density(P_G, X),
+        d_star=toy.optimal_discriminator(P_DATA, P_G, X),
+        d=toy.discriminate(trained_d.discriminator, X),
     )
-    assert_plot(theory.plot_dstar({"different": r, "same": r}, str(tmp_path / "dstar.png")))
+    assert_plot(dstar.plot_dstar({"different": r, "same": r}, str(tmp_path / "dstar.png")))
 
 
 def test_gan_moves_p_g_to_p_data_and_draws_figure1(tmp_path):
-    mean, std = theory.FIG1_DATA
-    snapshots, history = theory.train_figure1(steps=600, seed=0)
+    mean, std = toy.FIG1_DATA
+    snapshots, history = figure1.train_figure1(steps=600, seed=0)
     start, trained_d, early, end = snapshots
     assert abs(start.g_mean - mean) > 3 and start.g_std < 0.25
     # (b) D, trained with G fixed, separates them: near 1 on the data, low on
@@ -137,7 +138,7 @@ def test_gan_moves_p_g_to_p_data_and_draws_figure1(tmp_path):
     assert abs(end.g_std - std) < 0.2, end.to_json()
     on_data = end.p_data > 0.1
     assert np.abs(end.d[on_data] - 0.5).max() < 0.15
-    path = theory.plot_figure1(snapshots, str(tmp_path / "fig1.png"))
+    path = figure1.plot_figure1(snapshots, str(tmp_path / "fig1.png"))
     image = read_png(path)
     assert image.shape[1] > 3 * image.shape[0]  # four panels side by side
     assert_plot(path)

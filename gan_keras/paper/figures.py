@@ -1,6 +1,6 @@
 """Figures 2 and 3 of the paper from a trained model dir.
 
-    python -m gan_keras.figures --model_dir=runs/mnist [--out=DIR]
+    gan-keras-figures --model_dir=runs/mnist [--out=DIR]
 
 writes `fig2_samples_nn.png` (samples; the rightmost column is the nearest
 training image, L2 in pixel space, of the sample just left of it) and
