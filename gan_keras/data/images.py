@@ -1,9 +1,10 @@
 """Pictures of samples (grids of images, scatter plots of points) as PNG files."""
 
-import os
 
 import numpy as np
 import tensorflow as tf
+
+from gan_keras.utils import storage
 
 __all__ = [
     "image_grid",
@@ -75,6 +76,5 @@ def sample_picture(generator, seed, rows=10, cols=10, num_points=1000):
 
 def write_png(path, image):
     """Writes a uint8 `[h, w, c]` image to `path` atomically (temp file + rename)."""
-    tmp = f"{path}.tmp"
-    tf.io.write_file(tmp, tf.io.encode_png(image))
-    os.replace(tmp, path)
+    with storage.replacing(path) as tmp:
+        tf.io.write_file(tmp, tf.io.encode_png(image))

@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from gan_keras.utils import storage
 from gan_keras.utils.periodic import EveryEpochs
 
 __all__ = [
@@ -158,9 +159,8 @@ def scatter_image(samples, title="samples"):
 
 def write_scatter(panels, path):
     """Writes scatter panels `[(title, samples), ...]` side by side as a PNG, atomically."""
-    tmp = os.path.join(os.path.dirname(path) or ".", ".tmp-" + os.path.basename(path))
-    _figure(panels).savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with storage.replacing(path) as tmp:
+        _figure(panels).savefig(tmp, format="png")
 
 
 def _snapshot_path(out_dir, epoch):

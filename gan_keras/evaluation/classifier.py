@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_keras import data as data_lib
+from gan_keras.utils import storage
 
 __all__ = [
     "ASSET_DIR",
@@ -170,7 +171,8 @@ def save_classifier(model, path):
     """
     fresh = build_classifier(num_features=model.get_layer(FEATURES_LAYER).units)
     fresh.set_weights(model.get_weights())
-    fresh.save(path)
+    with storage.replacing(path) as tmp:
+        fresh.save(tmp)
 
 
 @functools.cache

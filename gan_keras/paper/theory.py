@@ -24,7 +24,6 @@ Example:
 ['dstar', 'figure1', 'gradients', 'seed']
 """
 
-import json
 import os
 
 import numpy as np
@@ -35,6 +34,7 @@ from gan_keras.paper.figure1 import plot_figure1, train_figure1
 from gan_keras.paper.gradients import mnist_gradient_norms, plot_gradients, toy_gradient_norms
 from gan_keras.paper.toy import FIG1_DATA, TheoryError
 from gan_keras.utils.cli import first_line
+from gan_keras.utils.storage import write_json
 
 __all__ = ["DSTAR_FILE", "FIG1_FILE", "GRADIENTS_FILE", "RESULTS_FILE", "TheoryError", "run_all"]
 
@@ -101,6 +101,5 @@ def run_all(out_dir, seed=0, mnist=True, data_dir=None, dstar_steps=2000, mnist_
         history=history,
     )
     results = _plain(results)
-    with open(os.path.join(out_dir, RESULTS_FILE), "w") as f:
-        json.dump(results, f, indent=1)
+    write_json(os.path.join(out_dir, RESULTS_FILE), results, indent=1)
     return results

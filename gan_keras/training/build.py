@@ -1,7 +1,5 @@
 """Building a run's GAN from its config, and writing its generator and sample grid."""
 
-import contextlib
-import os
 
 import numpy as np
 
@@ -9,6 +7,7 @@ from gan_keras.data import images as images_lib
 from gan_keras.nets.gan import GAN
 from gan_keras.nets.models import Discriminator, Generator, output_bias_from_mean
 from gan_keras.nets.optimizers import paper_optimizer
+from gan_keras.utils import storage
 
 __all__ = [
     "build_gan",
@@ -89,13 +88,8 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
 
 def save_generator(generator, path):
     """Saves a generator as a `.keras` file atomically (temp file + rename); a failed save leaves no temp file."""
-    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    try:
+    with storage.replacing(path) as tmp:
         generator.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
 
 
 def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):

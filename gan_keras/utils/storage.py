@@ -18,6 +18,7 @@ import tensorflow as tf
 __all__ = [
     "StorageError",
     "atomic_write",
+    "replacing",
     "storage_reason",
     "write_json",
     "writing",
@@ -87,25 +88,47 @@ def writing(path, kept, cleanup=None):
         raise StorageError(f"{reason} writing {path}; {kept}.") from None
 
 
+@contextlib.contextmanager
+def replacing(path):
+    """Yields a temporary path beside `path` to write; after the block it replaces `path` by a rename.
+
+    The one way this package writes a file atomically: readers see the old
+    file or the new one, never a partial one. If the block fails, the
+    temporary file is removed and `path` is untouched. The temporary name is
+    `.tmp-NAME`, so it keeps the file's extension (Keras and PNG writers
+    need it).
+
+    Example:
+
+    >>> with replacing("/tmp/grid.png") as tmp:  # doctest: +SKIP
+    ...     tf.io.write_file(tmp, png_bytes)
+    """
+    tmp = os.path.join(os.path.dirname(path) or ".", ".tmp-" + os.path.basename(path))
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
 def atomic_write(path, text):
-    """Writes `text` to `path` through a temporary file and a rename: `path` is old or new, never partial.
+    """Writes `text` to `path` atomically (`replacing`); a full disk is one `StorageError` line.
 
     Example:
 
     >>> atomic_write("/tmp/config.json", "{}")  # doctest: +SKIP
     """
-    tmp = path + ".tmp"
-    with writing(path, f"{path} is unchanged", cleanup=tmp):
+    with writing(path, f"{path} is unchanged"), replacing(path) as tmp:
         with open(tmp, "w") as f:
             f.write(text)
-        os.replace(tmp, path)
 
 
-def write_json(path, obj):
+def write_json(path, obj, indent=2):
     """Writes `obj` as indented JSON to `path` atomically (`atomic_write`).
 
     Example:
 
     >>> write_json("/tmp/result.json", {"log_likelihood": 225.0})  # doctest: +SKIP
     """
-    atomic_write(path, json.dumps(obj, indent=2) + "\n")
+    atomic_write(path, json.dumps(obj, indent=indent) + "\n")

@@ -1,0 +1,208 @@
+"""Time to quality: a training run's Parzen estimate, Frechet distance and classes covered against minutes.
+
+    TFDS_DATA_DIR=... python -m benchmarks.time_to_quality --model_dir=runs/table1 --name=default
+
+scores every checkpoint the run saved (train with
+`--keep_checkpoint_every_hours` to keep one every few minutes) with Table 1's
+full protocol (10,000 samples, sigma from logspace(-1, 0, 10) on 1,000
+validation images, 10,000 test images) and the shipped MNIST classifier on
+the same samples, for the averaged generator (EMA) and the trained weights.
+Minutes of training are the checkpoint's save time minus the run's start
+(the time `config.json` was written), so the run must not have been stopped
+and resumed. Results are merged into `benchmarks/time_to_quality.json` under
+`--name` (a checkpoint already scored is not scored again); `--report`
+prints the Markdown tables of docs/results.md from that file.
+
+`--pretrained=DIR` also writes the generator of the last checkpoint saved
+within `--budget_minutes` (default 120) to `DIR/generator.keras`, with the
+run's `config.json` and the scores, as the repository's pretrained model.
+"""
+
+import json
+import os
+import platform
+
+import tensorflow as tf
+from absl import app, flags
+
+from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
+from gan_keras.training import CHECKPOINT_SUBDIR, CONFIG_FILE, load_config, save_generator
+from gan_keras.training.checkpointing import checkpoint_epoch, saved_checkpoints
+from gan_keras.training.restoring import load_generator
+from gan_keras.utils import cli
+from gan_keras.utils.storage import write_json
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROGRAM = "time_to_quality"
+
+flags.DEFINE_string("model_dir", None, "The training run.")
+flags.DEFINE_string("name", None, "Name of the run's settings in the results file, e.g. default or paper.")
+flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "time_to_quality.json"), "Results file.")
+flags.DEFINE_float("budget_minutes", 120.0, "The training budget of the --pretrained generator.")
+flags.DEFINE_string("pretrained", None, "Write the budget's generator, config and scores here.")
+flags.DEFINE_string("log", None, "The run's console log (train.py --verbose=2), copied to --pretrained as training.log.")
+flags.DEFINE_integer("cores", None, "CPU cores the run trained on (default: those this process may use).")
+flags.DEFINE_bool("report", False, "Only print the Markdown tables of the results file.")
+FLAGS = flags.FLAGS
+
+
+def run_start(model_dir):
+    """The run's start: when its `config.json` was written (seconds since the epoch)."""
+    return os.path.getmtime(os.path.join(model_dir, CONFIG_FILE))
+
+
+def minutes(model_dir, checkpoint):
+    return (os.path.getmtime(checkpoint + ".index") - run_start(model_dir)) / 60.0
+
+
+def score(model_dir, checkpoint, test, valid, ema):
+    """Table 1's protocol and the classifier metrics of one checkpoint's generator."""
+    restored = load_generator(model_dir, checkpoint, ema)
+    result = evaluate_generator(restored, test, valid)
+    metrics = result["classifier_metrics"]
+    return {
+        "parzen": round(result["log_likelihood"], 2),
+        "parzen_se": round(result["standard_error"], 2),
+        "sigma": round(result["sigma"], 4),
+        "mnist_score": round(metrics["mnist_score"], 3),
+        "frechet_distance": round(metrics["frechet_distance"], 3),
+        "classes_covered": metrics["classes_covered"],
+        "ema": restored.ema,
+    }
+
+
+def cpu_name():
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
+def hardware(cores=None):
+    return {
+        "cpu": cpu_name(),
+        "usable_cores": cores or len(os.sched_getaffinity(0)),
+        "tensorflow": tf.__version__,
+    }
+
+
+def load_results(path):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def report(results):
+    """One Markdown table per run: minutes, epoch, then the scores of the averaged and the trained G."""
+    out = []
+    for name, entry in results.items():
+        config = entry["config"]
+        out.append(
+            f"**{name}** (`{entry['command']}`; batch {config['batch_size']}, EMA decay {config['ema_decay']}, "
+            f"seed {config['seed']}; {entry['hardware']['usable_cores']} core(s) of {entry['hardware']['cpu']}, "
+            f"TF {entry['hardware']['tensorflow']}):"
+        )
+        out.append("")
+        out.append(
+            "| minutes | epoch | averaged G: nats | FD | classes | MNIST score | trained G: nats | FD | classes |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for row in sorted(entry["checkpoints"].values(), key=lambda r: r["minutes"]):
+            a, t = row.get("averaged"), row["trained"]
+            cells = (
+                f"{a['parzen']:.1f} +/- {a['parzen_se']:.1f} | {a['frechet_distance']:.2f} | "
+                f"{a['classes_covered']}/10 | {a['mnist_score']:.2f}"
+                if a
+                else " | | |"
+            )
+            out.append(
+                f"| {row['minutes']:.0f} | {row['epoch']} | {cells} | {t['parzen']:.1f} +/- {t['parzen_se']:.1f} | "
+                f"{t['frechet_distance']:.2f} | {t['classes_covered']}/10 |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def command(config):
+    """The train.py command of a run's config: the flags that differ from the defaults."""
+    from gan_keras.training import TrainConfig
+
+    default = TrainConfig()
+    changed = [
+        f"--{k}={v}" for k, v in sorted(config.items()) if k != "data_dir" and getattr(default, k, None) != v
+    ]
+    return " ".join(["python train.py", *changed])
+
+
+def write_pretrained(model_dir, checkpoint, row, out_dir, log=None):
+    """The checkpoint's averaged generator as `out_dir/generator.keras`, with `config.json`, `scores.json`, the log.
+
+    The config's `model_dir` and `data_dir` become `out_dir` and unset (they
+    named the training machine's directories); the log keeps only Keras'
+    epoch lines up to the checkpoint's epoch.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    restored = load_generator(model_dir, checkpoint, ema=True)
+    save_generator(restored.generator, os.path.join(out_dir, "generator.keras"))
+    with open(os.path.join(model_dir, CONFIG_FILE)) as f:
+        config = json.load(f)
+    config.update(model_dir=os.path.relpath(out_dir, REPO), data_dir=None)
+    write_json(os.path.join(out_dir, CONFIG_FILE), config)
+    write_json(os.path.join(out_dir, "scores.json"), {"checkpoint": os.path.basename(checkpoint), **row})
+    if log:
+        epochs = checkpoint_epoch(checkpoint)
+        kept, epoch = [], 0
+        with open(log) as f:
+            for line in f:
+                if line.startswith("Epoch "):
+                    epoch = int(line.split()[1].split("/")[0])
+                if epoch > epochs:
+                    break
+                if line.startswith("Epoch ") or "/step" in line:
+                    kept.append(line)
+        with open(os.path.join(out_dir, "training.log"), "w") as f:
+            f.writelines(kept)
+
+
+def main(argv):
+    del argv
+    if FLAGS.report:
+        print(report(load_results(FLAGS.results)))
+        return
+    if not FLAGS.model_dir or not FLAGS.name:
+        cli.fail(PROGRAM, "--model_dir and --name are required (or --report).")
+    config = load_config(FLAGS.model_dir)
+    if config is None:
+        cli.fail(PROGRAM, f"--model_dir={FLAGS.model_dir} holds no {CONFIG_FILE}.")
+    paths = saved_checkpoints(os.path.join(FLAGS.model_dir, CHECKPOINT_SUBDIR))
+    if not paths:
+        cli.fail(PROGRAM, f"--model_dir={FLAGS.model_dir} has no checkpoints.")
+    results = load_results(FLAGS.results)
+    with open(os.path.join(FLAGS.model_dir, CONFIG_FILE)) as f:
+        config_values = json.load(f)
+    # The run's own directories are one machine's: keep only the run's name.
+    config_values.update(model_dir=f"runs/{os.path.basename(os.path.normpath(FLAGS.model_dir))}", data_dir=None)
+    entry = results.setdefault(FLAGS.name, {"checkpoints": {}})
+    entry.update(config=config_values, command=command(config_values), hardware=hardware(FLAGS.cores))
+    test, valid = load_protocol_data(config.dataset, config.data_dir)
+    for path in paths:
+        key = os.path.basename(path)
+        if key not in entry["checkpoints"]:
+            row = {"epoch": checkpoint_epoch(path), "minutes": round(minutes(FLAGS.model_dir, path), 1)}
+            row["trained"] = score(FLAGS.model_dir, path, test, valid, ema=False)
+            if config.ema_decay:
+                row["averaged"] = score(FLAGS.model_dir, path, test, valid, ema=True)
+            entry["checkpoints"][key] = row
+            write_json(FLAGS.results, results)  # after each checkpoint: an interrupted run loses little
+            print(key, json.dumps(row))
+    if FLAGS.pretrained:
+        within = [p for p in paths if minutes(FLAGS.model_dir, p) <= FLAGS.budget_minutes]
+        if not within:
+            cli.fail(PROGRAM, f"no checkpoint was saved within --budget_minutes={FLAGS.budget_minutes}.")
+        write_pretrained(FLAGS.model_dir, within[-1], entry["checkpoints"][os.path.basename(within[-1])], FLAGS.pretrained, FLAGS.log)
+        print(f"Wrote {FLAGS.pretrained}/generator.keras from {os.path.basename(within[-1])}.")
+    print(report({FLAGS.name: entry}))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.flags_parser(PROGRAM))
