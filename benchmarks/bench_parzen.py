@@ -4,7 +4,7 @@ The protocol of Table 1 without the sampling: 10,000 centres, sigma chosen
 among 10 widths on 1,000 validation images, then 10,000 test images scored,
 784 dimensions. Run it pinned to one core, e.g.
 
-    TFDS_DATA_DIR=... taskset -c 0 python benchmarks/bench_parzen.py \\
+    TFDS_DATA_DIR=... taskset -c 0 python -m benchmarks.bench_parzen \\
         --model_dir=runs/paper
 
 The centres are samples of `--model_dir`'s generator (drawn before timing) or,
@@ -13,30 +13,23 @@ without it, the first 10,000 training images blurred by N(0, 0.05) noise
 """
 
 import os
-import sys
 import time
 
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import harness  # noqa: E402
-
-from gan_keras import data as data_lib  # noqa: E402
-from gan_keras.evaluation import parzen  # noqa: E402
-from gan_keras.evaluation.protocol import load_protocol_data  # noqa: E402
-from gan_keras.training.restoring import load_generator  # noqa: E402
-from gan_keras.utils import cli  # noqa: E402
+from benchmarks import harness
+from gan_keras import data as data_lib
+from gan_keras.evaluation import parzen
+from gan_keras.evaluation.protocol import load_protocol_data
+from gan_keras.training.restoring import load_generator
+from gan_keras.utils import cli
 
 flags.DEFINE_string("model_dir", None, "Training run whose generator gives the centres (optional).")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
 flags.DEFINE_integer("repeats", 5, "Timed runs after one warm-up run.")
 flags.DEFINE_integer("batch_size", 500, "Data rows per chunk.")
-flags.DEFINE_string(
-    "output", os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json"),
-    "Where to write the results.",
-)
+flags.DEFINE_string("output", harness.results_file("results.json"), "Where to write the results.")
 flags.register_validator("repeats", lambda v: v >= 1, "--repeats must be >= 1.")
 FLAGS = flags.FLAGS
 
@@ -90,13 +83,14 @@ def main(argv):
     samples, what = centres(FLAGS.model_dir, FLAGS.data_dir)
     print(f"centres: {what}; cpus used: {info['cpus_used']}; load: {info['load_average_at_start']}")
 
-    result = protocol(samples, test, valid, batch_size=FLAGS.batch_size)  # warm-up
-    times, cpu_times = [], []
-    for _ in range(FLAGS.repeats):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        result = protocol(samples, test, valid, batch_size=FLAGS.batch_size)
-        times.append(time.perf_counter() - start)
-        cpu_times.append(time.process_time() - cpu_start)
+    outputs = []  # of the warm-up run, then of each timed run
+    seconds = harness.time_repeats(
+        lambda: outputs.append(protocol(samples, test, valid, batch_size=FLAGS.batch_size)),
+        repeats=FLAGS.repeats,
+        warmup=1,
+    )
+    result = outputs[-1]
+    times, cpu_times = [wall for wall, _ in seconds], [cpu for _, cpu in seconds]
 
     start = time.perf_counter()
     ref_valid = reference_log_likelihood(samples, parzen.as_points(valid), parzen.DEFAULT_SIGMAS)
@@ -130,7 +124,7 @@ def main(argv):
         "error_vs_float64_reference_nats": errors,
         "within_1e-3_nats": ok,
         "run_conditions": dict(info, load_average_at_end=[round(x, 2) for x in os.getloadavg()]),
-        "command": " ".join(["taskset -c " + ",".join(map(str, info["cpus_used"])), "python"] + sys.argv),
+        "command": "taskset -c " + ",".join(map(str, info["cpus_used"])) + " " + harness.command("benchmarks.bench_parzen"),
     }
     harness.write_results(FLAGS.output, "parzen_protocol", record)
     s = record["seconds"]

@@ -1,16 +1,12 @@
 """Steps/s of the paper preset on one device vs MirroredStrategy over 2 logical CPUs.
 
-    python benchmarks/bench_replicas.py
+    python -m benchmarks.bench_replicas
 
 The CPU is split into 2 logical devices (as tests/test_distribute.py does);
 both cases train through build_gan + GAN.fit with the global batch of 100.
 This measures the overhead of the replicated step on one machine's CPU, not a
 speed-up: both logical devices share the same cores.
 """
-
-import os
-import sys
-import time
 
 import tensorflow as tf
 
@@ -20,16 +16,13 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import harness  # noqa: E402
-
+from benchmarks import harness  # noqa: E402
 from gan_keras import data as data_lib  # noqa: E402
 from gan_keras.training import TrainConfig, build_gan  # noqa: E402
 
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per case.")
-flags.DEFINE_string("output", os.path.join(os.path.dirname(__file__), "results.json"), "Results file (section 'replicas').")
+flags.DEFINE_string("output", harness.results_file("results.json"), "Results file (section 'replicas').")
 FLAGS = flags.FLAGS
 
 
@@ -37,18 +30,7 @@ def steps_per_second(strategy, data, config):
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-    seconds = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.start)
-
-    gan.fit(data.dataset(config.seed), epochs=1 + FLAGS.repeats, steps_per_epoch=FLAGS.steps,
-            callbacks=[Timer()], shuffle=False, verbose=0)
-    return harness.summarize([FLAGS.steps / s for s in seconds[1:]])
+    return harness.summarize(harness.fit_steps_per_second(gan, data.dataset(config.seed), FLAGS.steps, FLAGS.repeats))
 
 
 def main(argv):

@@ -2,7 +2,7 @@
 
 Run it on one core, as the recorded numbers were:
 
-    taskset -c 0 python benchmarks/bench_serving.py
+    taskset -c 0 python -m benchmarks.bench_serving
 
 For each signature (`serving_default` fed a ready z, `sample` drawing its own
 z) and batch size (1, 100, 10,000) it warms up, then times `--repeats` runs of
@@ -15,46 +15,25 @@ values do not change the cost) to a temporary dir first.
 import math
 import os
 import statistics
-import sys
 import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import harness  # noqa: E402
-
+from benchmarks import harness
 from gan_keras import serving
-from gan_keras.training import TrainConfig, build_gan
 from gan_keras.utils.cli import flags_parser
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 flags.DEFINE_string("saved_model", None, "An exported version dir (default: export the paper's generator).")
 flags.DEFINE_list("batch_sizes", ["1", "100", "10000"], "Batch sizes to measure.")
 flags.DEFINE_integer("warmup", 3, "Untimed calls per batch size.")
 flags.DEFINE_integer("repeats", 7, "Timed repeats per batch size.")
 flags.DEFINE_integer("images_per_repeat", 2_000, "About this many images per repeat (at least one call).")
-flags.DEFINE_string("output", os.path.join(HERE, "results.json"), "Results file (section 'serving').")
+flags.DEFINE_string("output", harness.results_file("results.json"), "Results file (section 'serving').")
 
 FLAGS = flags.FLAGS
 PROGRAM = "bench_serving.py"
-
-
-def time_calls(call, calls, repeats, warmup):
-    """(wall, CPU) seconds of `repeats` timed runs of `calls` calls each, after `warmup` calls."""
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(calls):
-            call()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return times
 
 
 def measure(call, batch_size, repeats, warmup, images_per_repeat):
@@ -65,7 +44,7 @@ def measure(call, batch_size, repeats, warmup, images_per_repeat):
     would be with the core to itself.
     """
     calls = max(1, math.ceil(images_per_repeat / batch_size))
-    times = time_calls(call, calls, repeats, warmup)
+    times = harness.time_repeats(call, repeats=repeats, warmup=warmup, calls=calls)
     images = batch_size * calls
     return {
         "batch_size": batch_size,
@@ -90,8 +69,7 @@ def signature_calls(model, batch_size, latent_dim):
 
 def export_paper_generator(export_dir):
     """Exports an untrained generator of the paper's MNIST preset; returns the version dir."""
-    generator = build_gan(TrainConfig(), (28, 28, 1)).generator
-    return serving.export(generator, export_dir)
+    return serving.export(harness.untrained_paper_gan().generator, export_dir)
 
 
 def run_benchmark(saved_model, batch_sizes, repeats, warmup, images_per_repeat):

@@ -1,25 +1,17 @@
 """Training speed through the normal path: build_gan + TrainingData + GAN.fit.
 
-    python benchmarks/bench_train.py                # every case
-    python benchmarks/bench_train.py --cases=paper  # one case
+    python -m benchmarks.bench_train                # every case
+    python -m benchmarks.bench_train --cases=paper  # one case
 
 Steps/s are timed over whole epochs of `--steps` steps after a warm-up epoch
 (tracing), `--repeats` times; one step = k D updates + one G update.
 """
 
-import os
-import sys
-import time
-
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import harness  # noqa: E402
-import keras  # noqa: E402
-
-from gan_keras import data as data_lib  # noqa: E402
-from gan_keras.training import TrainConfig, build_gan  # noqa: E402
+from benchmarks import harness
+from gan_keras import data as data_lib
+from gan_keras.training import TrainConfig, build_gan
 
 CASES = {
     "paper": dict(),
@@ -35,36 +27,15 @@ CASES = {
 flags.DEFINE_list("cases", list(CASES), f"Cases to run, of: {', '.join(CASES)}.")
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per case.")
-flags.DEFINE_string("output", os.path.join(os.path.dirname(__file__), "results.json"), "Results file (section 'train').")
+flags.DEFINE_string("output", harness.results_file("results.json"), "Results file (section 'train').")
 FLAGS = flags.FLAGS
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def bench_case(settings, images):
     config = TrainConfig(**settings)
     data = data_lib.TrainingData(images, config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-    timer = EpochTimer()
-    gan.fit(
-        data.dataset(config.seed),
-        epochs=1 + FLAGS.repeats,
-        steps_per_epoch=FLAGS.steps,
-        callbacks=[timer],
-        shuffle=False,
-        verbose=0,
-    )
-    steps_per_second = [FLAGS.steps / s for s in timer.seconds[1:]]
+    steps_per_second = harness.fit_steps_per_second(gan, data.dataset(config.seed), FLAGS.steps, FLAGS.repeats)
     return {
         "settings": {**settings, "batch_size": config.batch_size, "k": config.k, "update": config.update},
         "steps_per_second": harness.summarize(steps_per_second),
@@ -76,9 +47,7 @@ def bench_case(settings, images):
 
 def main(argv):
     del argv
-    unknown = set(FLAGS.cases) - set(CASES)
-    if unknown:
-        sys.exit(f"bench_train.py: error: --cases: unknown {sorted(unknown)}; accepted: {', '.join(CASES)}.")
+    harness.fail_unknown("bench_train.py", "cases", FLAGS.cases, CASES)
     images = data_lib.load_images("mnist", "train")
     results = {}
     for name in FLAGS.cases:

@@ -1,6 +1,6 @@
 """How often a preset collapses: the same settings over several seeds, judged by the classifier.
 
-    TFDS_DATA_DIR=... taskset -c 1 python benchmarks/collapse_rate.py \\
+    TFDS_DATA_DIR=... taskset -c 1 python -m benchmarks.collapse_rate \\
         --out_dir=runs/collapse --preset=default --seeds=0,1,2,3,4,5,6,7,8,9 --epochs=30
 
 trains the preset (with the `--set` overrides of `TrainConfig` fields) once
@@ -13,21 +13,18 @@ seed by seed, into `benchmarks/collapse_rate.json` under the settings' name,
 so an interrupted sweep continues where it stopped (each run resumes too).
 """
 
-import json
 import os
 
-import harness
 import keras
 import tensorflow as tf
 from absl import app, flags
 
+from benchmarks import harness
 from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import PRESETS, TrainConfig, restoring, run
 from gan_keras.training.checkpointing import RESTARTS_KEY
 from gan_keras.utils import cli
-from gan_keras.utils.storage import write_json
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A run is collapsed when fewer classes than this hold >= 5% of its samples.
 MIN_CLASSES = 9
 
@@ -36,7 +33,7 @@ flags.DEFINE_enum("preset", "default", list(PRESETS), "The preset trained.")
 flags.DEFINE_list("seeds", [str(s) for s in range(10)], "Seeds, one run each.")
 flags.DEFINE_integer("epochs", 30, "Epochs per run.")
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. d_dropout=False,update=alternating.")
-flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "collapse_rate.json"), "Results file.")
+flags.DEFINE_string("results", harness.results_file("collapse_rate.json"), "Results file.")
 flags.DEFINE_bool("report", False, "Only print the Markdown table of the results file (for docs/reliability.md).")
 FLAGS = flags.FLAGS
 
@@ -128,8 +125,10 @@ def report(results):
 def main(argv):
     del argv
     if FLAGS.report:
-        with open(FLAGS.results) as f:
-            print(report(json.load(f)))
+        results = harness.read_json(FLAGS.results)
+        if results is None:
+            cli.fail("collapse_rate.py", f"--results={FLAGS.results} does not exist.")
+        print(report(results))
         return
     if not FLAGS.out_dir:
         cli.fail("collapse_rate.py", "--out_dir is required (where the runs go).")
@@ -139,10 +138,7 @@ def main(argv):
         cli.fail("collapse_rate.py", e)
     name = ",".join([f"preset={FLAGS.preset}", *FLAGS.set])
     test, valid = load_protocol_data("mnist")
-    results = {}
-    if os.path.exists(FLAGS.results):
-        with open(FLAGS.results) as f:
-            results = json.load(f)
+    results = harness.read_json(FLAGS.results, {})
     entry = results.setdefault(name, {"runs": {}})
     entry["epochs"] = FLAGS.epochs
     for seed in FLAGS.seeds:
@@ -161,7 +157,7 @@ def main(argv):
         entry["collapsed"] = sum(r["collapsed"] for r in entry["runs"].values())
         entry["total"] = len(entry["runs"])
         results["hardware"] = harness.hardware()
-        write_json(FLAGS.results, results)
+        harness.write_json(FLAGS.results, results)
         g = outcome["generator"]
         print(
             f"{name}, seed {seed}: {g['classes_covered']}/10 classes, Parzen {g['parzen']}, "

@@ -1,6 +1,6 @@
 """Traces a run step by step to see how (and whether) the discriminator wins.
 
-    TFDS_DATA_DIR=... taskset -c 1 python benchmarks/collapse_trace.py \\
+    TFDS_DATA_DIR=... taskset -c 1 python -m benchmarks.collapse_trace \\
         --out_dir=runs/trace --seed=0 --epochs=10 --set=rng_streams=1,on_collapse=warn,ema_decay=0
 
 Trains with the given settings and, every `--every` steps, probes the
@@ -12,22 +12,18 @@ samples (mean pixel std over the probe batch; a collapsed G draws one image).
 Writes the trace to `--results` (JSON) under the run's name.
 """
 
-import json
 import os
 
-import harness
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from benchmarks import harness
 from gan_keras import data as data_lib
 from gan_keras.nets import losses
 from gan_keras.training import TrainConfig, run
 from gan_keras.utils import cli
-from gan_keras.utils.storage import write_json
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_string("out_dir", None, "Where the run goes.")
 flags.DEFINE_integer("seed", 0, "--seed of the run.")
@@ -35,7 +31,7 @@ flags.DEFINE_integer("epochs", 10, "Epochs.")
 flags.DEFINE_integer("every", 25, "Steps between probes.")
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. batch_size=50.")
 flags.DEFINE_string("name", None, "Name of the trace in the results (default: from seed and --set).")
-flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "collapse_trace.json"), "Results file.")
+flags.DEFINE_string("results", harness.results_file("collapse_trace.json"), "Results file.")
 flags.mark_flag_as_required("out_dir")
 FLAGS = flags.FLAGS
 
@@ -97,12 +93,9 @@ def main(argv):
     real = data_lib.to_float(data_lib.load_images(config.dataset, "validation", config.data_dir)[:100])
     probe = Probe(real.numpy(), FLAGS.every)
     run(config, callbacks=[probe])
-    results = {}
-    if os.path.exists(FLAGS.results):
-        with open(FLAGS.results) as f:
-            results = json.load(f)
+    results = harness.read_json(FLAGS.results, {})
     results[name] = {"config": {k: getattr(config, k) for k in ("seed", *overrides)}, "probes": probe.rows}
-    write_json(FLAGS.results, results)
+    harness.write_json(FLAGS.results, results)
     print(f"wrote {len(probe.rows)} probes of {name!r} to {FLAGS.results}")
 
 

@@ -1,6 +1,6 @@
 """Size of an exported version and the memory its variables take once loaded.
 
-    taskset -c 0 python benchmarks/export_size.py
+    taskset -c 0 python -m benchmarks.export_size
 
 Exports the paper's MNIST generator (untrained: the values do not change the
 sizes) twice: as `serving.export_saved_model` does, and with the
@@ -23,16 +23,11 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import harness  # noqa: E402
-
+from benchmarks import harness
 from gan_keras import serving
-from gan_keras.training import TrainConfig, build_gan
 from gan_keras.utils.cli import flags_parser
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-flags.DEFINE_string("output", os.path.join(HERE, "export_size.json"), "Results file.")
+flags.DEFINE_string("output", harness.results_file("export_size.json"), "Results file.")
 FLAGS = flags.FLAGS
 
 # Runs in a fresh Python: what loading a version costs, without this package.
@@ -108,7 +103,7 @@ def measure(path):
 
 def main(argv):
     del argv
-    generator = build_gan(TrainConfig(), (28, 28, 1)).inference_generator
+    generator = harness.untrained_paper_gan().inference_generator
     results = {
         "what": "one exported version of the paper's MNIST generator: files and loaded variables",
         "weights": len(generator.weights),

@@ -1,10 +1,58 @@
-"""What every benchmark here shares: repeats, summary statistics, hardware info."""
+"""What every benchmark here shares: results files, repeats, summary statistics, hardware info.
 
+It imports no TensorFlow itself (only the helpers that need it do, when
+called), so `results_report` runs without it.
+"""
+
+import datetime
 import json
 import os
 import platform
 import statistics
+import sys
 import time
+
+# This directory: where the results files (`*.json`) live, next to the scripts.
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DOCS = os.path.join(REPO, "docs")
+
+
+def results_file(name):
+    """The path of the results file `benchmarks/NAME`."""
+    return os.path.join(HERE, name)
+
+
+def read_json(path, default=None):
+    """The JSON at `path`, or `default` if the file does not exist."""
+    if not os.path.exists(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path, obj):
+    """Writes `obj` to `path` atomically (`gan_keras.utils.storage.write_json`)."""
+    from gan_keras.utils.storage import write_json as atomic_write_json
+
+    atomic_write_json(path, obj)
+
+
+def utc_now():
+    """The current UTC time, to the second, as ISO 8601 text."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def command(module):
+    """How this benchmark was run: `python -m MODULE` and its arguments."""
+    return " ".join(["python", "-m", module, *sys.argv[1:]])
+
+
+def fail_unknown(program, flag, given, accepted):
+    """Exits with one line if `given` names anything that is not in `accepted`."""
+    unknown = [name for name in given if name not in accepted]
+    if unknown:
+        sys.exit(f"{program}: error: --{flag}: unknown {', '.join(unknown)}; accepted: {', '.join(accepted)}.")
 
 
 def hardware():
@@ -41,30 +89,46 @@ def summarize(values):
     }
 
 
-def time_repeats(fn, repeats=5, warmup=1):
-    """Seconds per call of `fn()` over `repeats` calls, after `warmup` calls."""
+def time_repeats(fn, repeats=5, warmup=1, calls=1):
+    """`(wall, CPU)` seconds of each of `repeats` runs of `calls` calls of `fn()`, after `warmup` calls.
+
+    The CPU time is this process's: on a core shared with other jobs it is
+    what the wall time would be with the core to itself.
+    """
     for _ in range(warmup):
         fn()
     seconds = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            fn()
+        seconds.append((time.perf_counter() - wall, time.process_time() - cpu))
     return seconds
+
+
+def fit_steps_per_second(gan, dataset, steps, repeats):
+    """Steps/s of `gan.fit` over `repeats` epochs of `steps` steps, after one warm-up epoch (tracing)."""
+    import keras
+
+    seconds = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+
+    gan.fit(dataset, epochs=1 + repeats, steps_per_epoch=steps, callbacks=[EpochTimer()], shuffle=False, verbose=0)
+    return [steps / s for s in seconds[1:]]
 
 
 def write_results(path, name, results):
     """Merges `results` into section `name` of the JSON file at `path`, with hardware info."""
-    data = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            data = json.load(f)
+    data = read_json(path, {})
     data["hardware"] = hardware()
     data.setdefault(name, {}).update(results)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
+    write_json(path, data)
 
 
 def parse_overrides(items):
@@ -85,3 +149,10 @@ def parse_overrides(items):
         else:
             overrides[name] = type(default)(value)
     return overrides
+
+
+def untrained_paper_gan():
+    """The GAN of the paper's MNIST preset, untrained (the weights' values change neither sizes nor speed)."""
+    from gan_keras.training import TrainConfig, build_gan
+
+    return build_gan(TrainConfig(), (28, 28, 1))

@@ -1,6 +1,6 @@
 """What raises the Parzen curve early on: the paper preset against one-change variants.
 
-    TFDS_DATA_DIR=... taskset -c 0 python benchmarks/parzen_ablation.py \\
+    TFDS_DATA_DIR=... taskset -c 0 python -m benchmarks.parzen_ablation \\
         --out_dir=runs/ablation --epochs=15
 
 trains the paper preset and each variant of `VARIANTS` for `--epochs` epochs
@@ -11,19 +11,15 @@ already have `--epochs` epochs in `--out_dir` are only evaluated, so an
 interrupted sweep resumes. `--variants=control,nodropout` runs a subset.
 """
 
-import json
 import os
 import time
 
-import harness
 from absl import app, flags
 
+from benchmarks import harness
 from gan_keras.evaluation import parzen
 from gan_keras.training import TrainConfig, run
 from gan_keras.utils import cli
-from gan_keras.utils.storage import write_json
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name -> (the change against the paper preset, TrainConfig overrides)
 VARIANTS = {
@@ -42,8 +38,8 @@ flags.DEFINE_string("out_dir", None, "Where the runs go (one model dir per varia
 flags.DEFINE_integer("epochs", 15, "Epochs per run.")
 flags.DEFINE_list("variants", list(VARIANTS), f"Variants to run, of: {', '.join(VARIANTS)}.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
-flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "parzen_ablation.json"), "Results file.")
-flags.DEFINE_string("doc", os.path.join(REPO, "docs", "parzen_ablation.md"), "Markdown report.")
+flags.DEFINE_string("results", harness.results_file("parzen_ablation.json"), "Results file.")
+flags.DEFINE_string("doc", os.path.join(harness.DOCS, "parzen_ablation.md"), "Markdown report.")
 flags.mark_flag_as_required("out_dir")
 FLAGS = flags.FLAGS
 
@@ -94,7 +90,7 @@ def markdown(records):
         "trains at least avoided the preset's seed-0 collapse. The Parzen number alone can",
         "mislead: compare it with the classes covered and the Frechet distance.",
         "",
-        "Rerun: `python benchmarks/parzen_ablation.py --out_dir=runs/ablation "
+        "Rerun: `python -m benchmarks.parzen_ablation --out_dir=runs/ablation "
         f"--epochs={records['epochs']}`.",
         "",
     ]
@@ -103,27 +99,22 @@ def markdown(records):
 
 def load_records():
     """The recorded runs of the same `--epochs` (none if the file holds another length)."""
-    records = {"runs": {}}
-    if os.path.exists(FLAGS.results):
-        with open(FLAGS.results) as f:
-            records = json.load(f)
-        if records.get("epochs") != FLAGS.epochs:
-            records = {"runs": {}}
+    records = harness.read_json(FLAGS.results, {"runs": {}})
+    if records.get("epochs") != FLAGS.epochs:
+        records = {"runs": {}}
     records.update(epochs=FLAGS.epochs, hardware=harness.hardware())
     return records
 
 
 def main(argv):
     del argv
-    unknown = [v for v in FLAGS.variants if v not in VARIANTS]
-    if unknown:
-        cli.fail("parzen_ablation.py", f"--variants: unknown {', '.join(unknown)}; accepted: {', '.join(VARIANTS)}.")
+    harness.fail_unknown("parzen_ablation.py", "variants", FLAGS.variants, VARIANTS)
     for name in FLAGS.variants:
         result = run_variant(name, VARIANTS[name][1])
         print(f"{name}: {parzen.table1_line(result)}")
         records = load_records()  # again: another sweep may have written meanwhile
         records["runs"][name] = result
-        write_json(FLAGS.results, records)
+        harness.write_json(FLAGS.results, records)
         with open(FLAGS.doc, "w") as f:
             f.write(markdown(records))
     print(f"Wrote {FLAGS.results} and {FLAGS.doc}.")

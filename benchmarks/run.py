@@ -1,7 +1,7 @@
 """Runs every benchmark and writes benchmarks/results.json.
 
-    python benchmarks/run.py            # all three, on the cores this process may use
-    taskset -c 0 python benchmarks/run.py   # one core
+    python -m benchmarks.run                # all four, on the cores this process may use
+    taskset -c 0 python -m benchmarks.run   # one core
 
 Each benchmark warms up, repeats, and records median/min/max with the hardware
 and settings in its section of results.json: `train` (steps/s through
@@ -9,22 +9,24 @@ GAN.fit), `replicas` (one device vs 2 logical CPUs), `parzen_protocol` (the full
 `serving` (images/s of the exported SavedModel).
 """
 
-import json
-import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ("bench_train.py", "bench_replicas.py", "bench_parzen.py", "bench_serving.py")
+from absl import app
+
+from benchmarks import harness
+
+BENCHMARKS = ("bench_train", "bench_replicas", "bench_parzen", "bench_serving")
 
 
-def main():
-    output = os.path.join(HERE, "results.json")
+def main(argv):
+    del argv
+    output = harness.results_file("results.json")
     for name in BENCHMARKS:
         print(f"== {name}", flush=True)
-        subprocess.run([sys.executable, os.path.join(HERE, name), f"--output={output}"], check=True)
-    with open(output) as f:
-        results = json.load(f)
+        # Each in a fresh Python (bench_replicas splits the CPU before TensorFlow starts).
+        subprocess.run([sys.executable, "-m", f"benchmarks.{name}", f"--output={output}"], check=True, cwd=harness.REPO)
+    results = harness.read_json(output, {})
     print("\nsummary (median, min-max):")
     for case, r in results.get("train", {}).items():
         s = r["steps_per_second"]
@@ -40,4 +42,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)  # no flags of its own; --help shows this docstring

@@ -1,6 +1,6 @@
 """Does averaging G's weights over the last epochs raise the Parzen estimate?
 
-    TFDS_DATA_DIR=... python benchmarks/weight_averaging.py \\
+    TFDS_DATA_DIR=... python -m benchmarks.weight_averaging \\
         --model_dir=runs/paper --checkpoint_dir=runs/paper_archive --windows=1,7,14,20
 
 takes the newest checkpoints of a run (one per epoch: a training run keeps only
@@ -11,39 +11,28 @@ MNIST-like data). K=1 is the trained generator itself. This is the
 evidence behind `train.py --ema_decay` (an exponential moving average, kept
 during training, needs no saved checkpoints); results go to
 `benchmarks/weight_averaging.json` (one entry per model dir), which
-`parzen_reproduction.py` quotes.
+docs/results.md quotes (`results_report.py`).
 """
 
-import datetime
-import glob
-import json
 import os
-import re
 
 import numpy as np
 from absl import app, flags
 
+from benchmarks import harness
 from gan_keras.evaluation import parzen
 from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import CHECKPOINT_SUBDIR, load_config
+from gan_keras.training.checkpointing import saved_checkpoints
 from gan_keras.training.restoring import Restored, load_generator
 from gan_keras.utils import cli
-from gan_keras.utils.storage import write_json
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_string("model_dir", None, "The training run (its config.json builds G).")
 flags.DEFINE_string("checkpoint_dir", None, "Dir of the run's per-epoch checkpoints (default: MODEL_DIR/checkpoints).")
 flags.DEFINE_list("windows", ["1", "7", "14", "20"], "Numbers of newest checkpoints to average.")
-flags.DEFINE_string("output", os.path.join(REPO, "benchmarks", "weight_averaging.json"), "Where results go.")
+flags.DEFINE_string("output", harness.results_file("weight_averaging.json"), "Where results go.")
 flags.mark_flag_as_required("model_dir")
 FLAGS = flags.FLAGS
-
-
-def epoch_checkpoints(directory):
-    """Checkpoint paths `.../ckpt-N` in `directory`, oldest first."""
-    paths = [p[: -len(".index")] for p in glob.glob(os.path.join(directory, "ckpt-*.index"))]
-    return sorted(paths, key=lambda p: int(re.search(r"ckpt-(\d+)$", p).group(1)))
 
 
 def average_weights(weight_lists):
@@ -60,7 +49,7 @@ def main(argv):
     if config is None:
         cli.fail("weight_averaging.py", f"--model_dir={FLAGS.model_dir} holds no config.json.")
     directory = FLAGS.checkpoint_dir or os.path.join(FLAGS.model_dir, CHECKPOINT_SUBDIR)
-    paths = epoch_checkpoints(directory)[-windows[-1]:]
+    paths = saved_checkpoints(directory)[-windows[-1]:]
     if len(paths) < windows[-1]:
         cli.fail(
             "weight_averaging.py",
@@ -79,15 +68,12 @@ def main(argv):
         result.update(window=k, first_epoch=restored[-k].epoch, last_epoch=restored[-1].epoch)
         results.append(result)
         print(f"last {k} epochs ({restored[-k].epoch}-{restored[-1].epoch}): {parzen.table1_line(result)}")
-    recorded = {"runs": {}}
-    if os.path.exists(FLAGS.output):
-        with open(FLAGS.output) as f:
-            recorded = json.load(f)
+    recorded = harness.read_json(FLAGS.output, {"runs": {}})
     recorded["runs"][os.path.abspath(FLAGS.model_dir)] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": harness.utc_now(),
         "results": results,
     }
-    write_json(FLAGS.output, recorded)
+    harness.write_json(FLAGS.output, recorded)
     print(f"Wrote {FLAGS.output}.")
 
 
