@@ -13,6 +13,7 @@ seed by seed, into `benchmarks/collapse_rate.json` under the settings' name,
 so an interrupted sweep continues where it stopped (each run resumes too).
 """
 
+import dataclasses
 import os
 
 import keras
@@ -88,18 +89,32 @@ def _row(name, seed, recoveries, won, g, collapsed):
     )
 
 
-def paper_runs(results):
-    """The paper preset's outcome per seed: its own run, else the default run's trained weights.
+def settings(name):
+    """The `TrainConfig` a results entry's name (`preset=P,field=value,...`) stands for."""
+    preset, *overrides = name.split(",")
+    return TrainConfig.preset(preset.split("=", 1)[1], **harness.parse_overrides(overrides))
 
-    The two presets differ only in the EMA (which does not change training)
-    and in what happens when D wins, so a default run without a recovery
+
+def trains_as_paper(name):
+    """Whether the entry trains the paper preset's weights: the same settings apart from the EMA and the policy."""
+    ignored = {"ema_decay": 0.0, "on_collapse": "warn"}
+    return dataclasses.replace(settings(name), **ignored) == TrainConfig.preset("paper")
+
+
+def paper_runs(results):
+    """The paper preset's outcome per seed: its own run, else the trained weights of a run that trains as it does.
+
+    The EMA does not change training and the collapse policy acts only when
+    D wins, so a run of the paper's settings with an EMA and no recovery
     trained exactly the weights the paper preset would have.
     """
     runs = dict(results.get("preset=paper", {}).get("runs", {}))
-    for seed, run_ in results.get("preset=default", {}).get("runs", {}).items():
-        if seed not in runs and run_["recoveries"] == 0:
-            g = run_.get("trained_weights", run_["generator"])
-            runs[seed] = {**run_, "generator": g, "collapsed": g["classes_covered"] < MIN_CLASSES, "derived": True}
+    sources = [entry for name, entry in results.items() if "runs" in entry and name != "preset=paper" and trains_as_paper(name)]
+    for entry in sources:
+        for seed, run_ in entry["runs"].items():
+            if seed not in runs and run_["recoveries"] == 0:
+                g = run_.get("trained_weights", run_["generator"])
+                runs[seed] = {**run_, "generator": g, "collapsed": g["classes_covered"] < MIN_CLASSES, "derived": True}
     return runs
 
 
@@ -114,7 +129,7 @@ def report(results):
     tables["preset=paper"] = paper_runs(results)
     for name, runs in tables.items():
         for seed, run_ in sorted(runs.items(), key=lambda item: int(item[0])):
-            label = f"{name} (trained weights of the default run)" if run_.get("derived") else name
+            label = f"{name} (trained weights of the run with EMA above)" if run_.get("derived") else name
             won = first_collapse(run_["epochs"])
             lines.append(_row(label, seed, run_["recoveries"], won, run_["generator"], run_["collapsed"]))
         collapsed = sum(r["collapsed"] for r in runs.values())

@@ -155,4 +155,4 @@ def untrained_paper_gan():
     """The GAN of the paper's MNIST preset, untrained (the weights' values change neither sizes nor speed)."""
     from gan_keras.training import TrainConfig, build_gan
 
-    return build_gan(TrainConfig(), (28, 28, 1))
+    return build_gan(TrainConfig.preset("paper"), (28, 28, 1))

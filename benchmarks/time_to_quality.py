@@ -11,7 +11,8 @@ Minutes of training are the checkpoint's save time minus the run's start
 (the time `config.json` was written), so the run must not have been stopped
 and resumed. Results are merged into `benchmarks/time_to_quality.json` under
 `--name` (a checkpoint already scored is not scored again); `--report`
-prints the Markdown tables of docs/results.md from that file.
+prints the Markdown tables of docs/results.md from that file
+(`benchmarks.results_report` writes them into docs/results.md).
 
 `--pretrained=DIR` also writes the generator of the last checkpoint saved
 within `--budget_minutes` (default 120) to `DIR/generator.keras`, with the
@@ -25,6 +26,8 @@ import platform
 import tensorflow as tf
 from absl import app, flags
 
+from benchmarks import harness
+from benchmarks.time_to_quality_report import TIME_TO_QUALITY, time_to_quality_markdown
 from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import CHECKPOINT_SUBDIR, CONFIG_FILE, load_config, save_generator
 from gan_keras.training.checkpointing import checkpoint_epoch, saved_checkpoints
@@ -37,7 +40,7 @@ PROGRAM = "time_to_quality"
 
 flags.DEFINE_string("model_dir", None, "The training run.")
 flags.DEFINE_string("name", None, "Name of the run's settings in the results file, e.g. default or paper.")
-flags.DEFINE_string("results", os.path.join(REPO, "benchmarks", "time_to_quality.json"), "Results file.")
+flags.DEFINE_string("results", TIME_TO_QUALITY, "Results file.")
 flags.DEFINE_float("budget_minutes", 120.0, "The training budget of the --pretrained generator.")
 flags.DEFINE_string("pretrained", None, "Write the budget's generator, config and scores here.")
 flags.DEFINE_string("log", None, "The run's console log (train.py --verbose=2), copied to --pretrained as training.log.")
@@ -85,51 +88,13 @@ def hardware(cores=None):
     }
 
 
-def load_results(path):
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
-def report(results):
-    """One Markdown table per run: minutes, epoch, then the scores of the averaged and the trained G."""
-    out = []
-    for name, entry in results.items():
-        config = entry["config"]
-        out.append(
-            f"**{name}** (`{entry['command']}`; batch {config['batch_size']}, EMA decay {config['ema_decay']}, "
-            f"seed {config['seed']}; {entry['hardware']['usable_cores']} core(s) of {entry['hardware']['cpu']}, "
-            f"TF {entry['hardware']['tensorflow']}):"
-        )
-        out.append("")
-        out.append(
-            "| minutes | epoch | averaged G: nats | FD | classes | MNIST score | trained G: nats | FD | classes |"
-        )
-        out.append("|---|---|---|---|---|---|---|---|---|")
-        for row in sorted(entry["checkpoints"].values(), key=lambda r: r["minutes"]):
-            a, t = row.get("averaged"), row["trained"]
-            cells = (
-                f"{a['parzen']:.1f} +/- {a['parzen_se']:.1f} | {a['frechet_distance']:.2f} | "
-                f"{a['classes_covered']}/10 | {a['mnist_score']:.2f}"
-                if a
-                else " | | |"
-            )
-            out.append(
-                f"| {row['minutes']:.0f} | {row['epoch']} | {cells} | {t['parzen']:.1f} +/- {t['parzen_se']:.1f} | "
-                f"{t['frechet_distance']:.2f} | {t['classes_covered']}/10 |"
-            )
-        out.append("")
-    return "\n".join(out)
-
-
 def command(config):
     """The train.py command of a run's config: the flags that differ from the defaults."""
     from gan_keras.training import TrainConfig
 
     default = TrainConfig()
     changed = [
-        f"--{k}={v}" for k, v in sorted(config.items()) if k != "data_dir" and getattr(default, k, None) != v
+        f"--{k}={v}" for k, v in sorted(config.items()) if k not in ("data_dir", "rng_streams", "verbose") and getattr(default, k, None) != v
     ]
     return " ".join(["python train.py", *changed])
 
@@ -167,7 +132,7 @@ def write_pretrained(model_dir, checkpoint, row, out_dir, log=None):
 def main(argv):
     del argv
     if FLAGS.report:
-        print(report(load_results(FLAGS.results)))
+        print(time_to_quality_markdown(harness.read_json(FLAGS.results, {})))
         return
     if not FLAGS.model_dir or not FLAGS.name:
         cli.fail(PROGRAM, "--model_dir and --name are required (or --report).")
@@ -177,7 +142,7 @@ def main(argv):
     paths = saved_checkpoints(os.path.join(FLAGS.model_dir, CHECKPOINT_SUBDIR))
     if not paths:
         cli.fail(PROGRAM, f"--model_dir={FLAGS.model_dir} has no checkpoints.")
-    results = load_results(FLAGS.results)
+    results = harness.read_json(FLAGS.results, {})
     with open(os.path.join(FLAGS.model_dir, CONFIG_FILE)) as f:
         config_values = json.load(f)
     # The run's own directories are one machine's: keep only the run's name.
@@ -193,7 +158,7 @@ def main(argv):
             if config.ema_decay:
                 row["averaged"] = score(FLAGS.model_dir, path, test, valid, ema=True)
             entry["checkpoints"][key] = row
-            write_json(FLAGS.results, results)  # after each checkpoint: an interrupted run loses little
+            harness.write_json(FLAGS.results, results)  # after each checkpoint: an interrupted run loses little
             print(key, json.dumps(row))
     if FLAGS.pretrained:
         within = [p for p in paths if minutes(FLAGS.model_dir, p) <= FLAGS.budget_minutes]
@@ -201,7 +166,7 @@ def main(argv):
             cli.fail(PROGRAM, f"no checkpoint was saved within --budget_minutes={FLAGS.budget_minutes}.")
         write_pretrained(FLAGS.model_dir, within[-1], entry["checkpoints"][os.path.basename(within[-1])], FLAGS.pretrained, FLAGS.log)
         print(f"Wrote {FLAGS.pretrained}/generator.keras from {os.path.basename(within[-1])}.")
-    print(report({FLAGS.name: entry}))
+    print(time_to_quality_markdown({FLAGS.name: entry}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""The Markdown of `benchmarks/time_to_quality.json`: quality against minutes of training (no TensorFlow, no flags).
+
+`benchmarks.time_to_quality --report` prints it; `benchmarks.results_report`
+puts it at the top of docs/results.md.
+"""
+
+from benchmarks import harness
+
+TIME_TO_QUALITY = harness.results_file("time_to_quality.json")
+BUDGET_MINUTES = 120
+
+
+def time_to_quality_summary(name, entry, target=225.0, budget=BUDGET_MINUTES):
+    """One sentence: the best averaged G within `budget` minutes, and when it first reached `target`."""
+    rows = sorted(entry["checkpoints"].values(), key=lambda r: r["minutes"])
+    scored = [(r, r.get("averaged") or r["trained"]) for r in rows if r["minutes"] <= budget]
+    if not scored:
+        return f"{name}: no checkpoint within {budget} minutes."
+    row, best = scored[-1]
+    first = next((r for r, g in scored if g["parzen"] >= target), None)
+    reached = (
+        f"it first reached {target:.0f} nats after {first['minutes']:.0f} minutes (epoch {first['epoch']})"
+        if first
+        else f"it had not reached {target:.0f} nats by then"
+    )
+    return (
+        f"After {row['minutes']:.0f} minutes of training (epoch {row['epoch']}) the generator of `{entry['command']}` "
+        f"scores **{best['parzen']:.1f} +/- {best['parzen_se']:.1f} nats** (sigma {best['sigma']}), with a Frechet "
+        f"distance of {best['frechet_distance']:.2f}, an MNIST score of {best['mnist_score']:.2f} and "
+        f"{best['classes_covered']}/10 digits covered; {reached}."
+    )
+
+
+def time_to_quality_markdown(results):
+    """One Markdown table per run: minutes, epoch, then the scores of the averaged and the trained G."""
+    out = []
+    for name, entry in results.items():
+        out += [time_to_quality_summary(name, entry), ""]
+        config = entry["config"]
+        out.append(
+            f"**{name}** (`{entry['command']}`; batch {config['batch_size']}, EMA decay {config['ema_decay']}, "
+            f"seed {config['seed']}; {entry['hardware']['usable_cores']} core(s) of {entry['hardware']['cpu']}, "
+            f"TF {entry['hardware']['tensorflow']}):"
+        )
+        out.append("")
+        out.append(
+            "| minutes | epoch | averaged G: nats | FD | classes | MNIST score | trained G: nats | FD | classes |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for row in sorted(entry["checkpoints"].values(), key=lambda r: r["minutes"]):
+            a, t = row.get("averaged"), row["trained"]
+            cells = (
+                f"{a['parzen']:.1f} +/- {a['parzen_se']:.1f} | {a['frechet_distance']:.2f} | "
+                f"{a['classes_covered']}/10 | {a['mnist_score']:.2f}"
+                if a
+                else " | | |"
+            )
+            out.append(
+                f"| {row['minutes']:.0f} | {row['epoch']} | {cells} | {t['parzen']:.1f} +/- {t['parzen_se']:.1f} | "
+                f"{t['frechet_distance']:.2f} | {t['classes_covered']}/10 |"
+            )
+        out.append("")
+    return "\n".join(out)
