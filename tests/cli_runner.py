@@ -31,8 +31,11 @@ import traceback
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_commands(program, commands, env=None, cwd=REPO, timeout=600, setup=None):
+def run_commands(program, commands=None, env=None, cwd=REPO, timeout=600, setup=None):
     """Runs `program` with each argument list of `commands` in one fresh Python; returns one result each.
+
+    `program` may also be `{program: commands}` (and `commands` None): the
+    programs one after another in the one Python, their results in order.
 
     `setup`: Python code the process runs first (e.g. configuring logical
     devices, which must happen before TensorFlow starts).
@@ -46,15 +49,17 @@ def run_commands(program, commands, env=None, cwd=REPO, timeout=600, setup=None)
     return finish_commands(process, timeout=timeout)
 
 
-def start_commands(program, commands, env=None, cwd=REPO, setup=None):
+def start_commands(program, commands=None, env=None, cwd=REPO, setup=None):
     """Starts the runner process of `run_commands`; `finish_commands` collects it (start several to overlap them)."""
-    request = json.dumps({"program": program, "commands": [[str(a) for a in args] for args in commands], "setup": setup})
+    programs = [(program, commands)] if isinstance(program, str) else list(program.items())
+    programs = [(name, [[str(a) for a in args] for args in rows]) for name, rows in programs]
+    request = json.dumps({"programs": programs, "setup": setup})
     process = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), request],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="2"), cwd=cwd,
     )
-    process.expected = len(commands)
+    process.expected = sum(len(rows) for _, rows in programs)
     return process
 
 
@@ -124,12 +129,19 @@ def _serve():
     request = json.loads(sys.argv[1])
     if request.get("setup"):
         exec(compile(request["setup"], "<setup>", "exec"), {"__name__": "__setup__"})
-    program = request["program"]
-    main, parse = _load_program(program)
-    name = os.path.basename(program) if not program.startswith("-m ") else program[3:].strip()
-    for args in request["commands"]:
-        result = _run_one(main, parse, [name, *args])
-        print(_MARK + json.dumps(result), flush=True)
+    from absl import flags
+
+    for program, commands in request["programs"]:
+        before = set(flags.FLAGS)
+        main, parse = _load_program(program)
+        name = os.path.basename(program) if not program.startswith("-m ") else program[3:].strip()
+        for args in commands:
+            result = _run_one(main, parse, [name, *args])
+            print(_MARK + json.dumps(result), flush=True)
+        # The programs define flags of the same names (--model_dir): the next one defines its own.
+        for flag in set(flags.FLAGS) - before:
+            if (flags.FLAGS.find_module_defining_flag(flag) or "").startswith("gan_keras"):
+                delattr(flags.FLAGS, flag)
 
 
 if __name__ == "__main__":
