@@ -98,3 +98,19 @@ def trained_run(tfds_dir, tmp_path_factory):
     gan = run(config)
     return {"model_dir": str(model_dir), "config": config, "gan": gan}
 
+
+@pytest.fixture(scope="session")
+def conditional_run(tfds_dir, tmp_path_factory):
+    """A conditional run (`--conditional`, 1 epoch of 10 steps) that logs the classifier metrics.
+
+    Shared by the conditional tests (restore, export, evaluation) and the
+    classifier-metrics callback test; they must not modify it.
+    """
+    from gan_keras.training import TrainConfig, run
+
+    model_dir = str(tmp_path_factory.mktemp("conditional_run"))
+    config = TrainConfig(
+        model_dir=model_dir, data_dir=tfds_dir, conditional=True, epochs=1, steps_per_epoch=10,
+        classifier_metrics_every_epochs=1, classifier_metrics_samples=200, verbose=0,
+    )
+    return {"model_dir": model_dir, "gan": run(config), "config": config}
