@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_runner import run_commands
 from tensorboard.backend.event_processing import event_accumulator
 
 from gan_keras import data as data_lib
@@ -185,24 +186,48 @@ def test_train_classifier_learns_on_a_small_subset(tfds_dir, test_split):
         classifier_lib.train_classifier(images[:10], labels[:5])
 
 
-def test_a_training_run_logs_the_metrics_when_asked(tfds_dir, tmp_path):
+def test_a_training_run_logs_the_metrics_when_asked(conditional_run):
     """train.py's --classifier_metrics_every_epochs, through training.run, read back from TensorBoard."""
     from gan_keras import training
 
-    config = TrainConfig(
-        model_dir=str(tmp_path / "run"),
-        data_dir=tfds_dir,
-        conditional=True,
-        epochs=1,
-        steps_per_epoch=5,
-        classifier_metrics_every_epochs=1,
-        classifier_metrics_samples=200,
-        verbose=0,
-    )
-    training.run(config)
+    config = conditional_run["config"]
+    assert (config.classifier_metrics_every_epochs, config.epochs) == (1, 1)
     scalars = _read_epoch_scalars(os.path.join(config.model_dir, "logs"))
     for key in (*ClassifierMetricsCallback.KEYS, "label_accuracy"):
         assert [step for step, _ in scalars[f"epoch_{key}"]] == [0], key
     assert 0 <= scalars["epoch_label_accuracy"][0][1] <= 1
     with pytest.raises(training.ConfigError, match="--classifier_metrics_every_epochs needs 28x28x1 images"):
         TrainConfig(dataset="ring8", arch="points", classifier_metrics_every_epochs=1).validate()
+
+
+def test_label_accuracy_is_the_classifier_agreeing_with_the_labels(test_split):
+    """Real test digits with their own labels score the classifier's accuracy; shuffled labels, chance."""
+    images, labels = test_split["images"][:2000], test_split["labels"][:2000]
+    own = cm.classifier_metrics(images, images, labels=labels)["label_accuracy"]
+    shuffled = cm.classifier_metrics(images, images, labels=np.random.default_rng(0).permutation(labels))
+    assert own >= 0.98
+    assert abs(shuffled["label_accuracy"] - 0.1) < 0.03
+    assert cm.label_accuracy(test_split["probs"][:2000], labels) == pytest.approx(own)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_classifier_command_line_refuses_bad_flags_with_one_line(tmp_path):
+    """`python -m gan_keras.cli.classifier` (gan-keras-classifier): each bad setting, one line naming it."""
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    rows = {
+        f"--output={tmp_path}/missing/c.keras": (
+            f"classifier: error: --output={tmp_path}/missing/c.keras: directory {tmp_path}/missing does not exist."),
+        "--output=classifier.h5": "classifier: error: flag --output=classifier.h5: --output must be a path ending in .keras.",
+        "--epochs=0": "classifier: error: flag --epochs=0: --epochs must be >= 1.",
+        "--batch_size=0": "classifier: error: flag --batch_size=0: --batch_size must be >= 1.",
+        "--learning_rate=0": "classifier: error: flag --learning_rate=0.0: --learning_rate must be > 0.",
+        f"--data_dir={empty}": f"classifier: error: dataset 'mnist' is not prepared in {empty}; prepare it",
+    }
+    commands = [[flag] if flag.startswith("--output") else [flag, f"--output={tmp_path}/c.keras"] for flag in rows]
+    for (flag, message), result in zip(rows.items(), run_commands("-m gan_keras.cli.classifier", commands)):
+        assert result["status"] == 1 and result["traceback"] is None, result
+        assert result["message"].startswith(message) and "\n" not in result["message"], (flag, result["message"])
+        assert "Traceback" not in result["stderr"]
+    assert sorted(os.listdir(tmp_path)) == ["no_data"]  # nothing written

@@ -69,6 +69,7 @@ def seed_states(model_dir):
     return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map() if n.startswith("seed_states/")}
 
 
+@pytest.mark.slow
 def test_a_forced_collapse_is_rolled_back_and_the_run_recovers(tfds_dir, tmp_path, capfd):
     breaker, d_fake = BreakGenerator(at=3), EpochDFake()
     gan = run(config(tmp_path, tfds_dir, epochs=5), callbacks=[breaker, d_fake])
@@ -109,6 +110,7 @@ def test_a_forced_collapse_is_rolled_back_and_the_run_recovers(tfds_dir, tmp_pat
     assert values == [(back * STEPS, 1.0)], values
 
 
+@pytest.mark.slow
 def test_stop_ends_the_run_with_one_line_naming_the_last_good_checkpoint(tfds_dir, tmp_path):
     d_fake = EpochDFake()
     with pytest.raises(CollapseError) as error:
@@ -122,6 +124,7 @@ def test_stop_ends_the_run_with_one_line_naming_the_last_good_checkpoint(tfds_di
                             f"{tmp_path / 'run' / 'checkpoints' / f'ckpt-{won - 1}'}.")
 
 
+@pytest.mark.slow
 def test_recoveries_are_bounded(tfds_dir, tmp_path):
     # G is broken at epoch 2 every time: the run gives up after one recovery.
     with pytest.raises(CollapseError, match="again after --max_recoveries=1 recoveries"):

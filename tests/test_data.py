@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gan_keras import data as data_lib
+from gan_keras.data import datasets
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,65 @@ def test_unknown_and_non_image_datasets_are_refused(tfds_dir):
 def test_too_large_a_batch_is_refused(numbered):
     with pytest.raises(ValueError, match="exceeds the 240 training images"):
         data_lib.TrainingData(numbered.images, batch_size=100, k=3).dataset(seed=0)
+
+
+@pytest.fixture
+def counted_loads(monkeypatch):
+    """The number of times TFDS is asked to read a split (the real `tfds.load`, counted)."""
+    import tensorflow_datasets as tfds
+
+    calls = []
+    real = tfds.load
+
+    def load(*args, **kwargs):
+        calls.append(kwargs.get("split"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tfds, "load", load)
+    return calls
+
+
+def test_a_split_is_decoded_once_per_process_and_callers_get_their_own_copy(tfds_dir, tmp_path, monkeypatch,
+                                                                            counted_loads):
+    datasets.clear_cache()
+    first = data_lib.load_images("mnist", "test", tfds_dir)
+    assert counted_loads == ["test"]
+    first[:10] = 0  # a caller changing its array changes nothing for the next one
+    again = data_lib.load_images("mnist", "test", tfds_dir)
+    assert counted_loads == ["test"] and again is not first and again.flags.writeable
+    assert again[:10].any()
+    # The same data dir however it is named: $TFDS_DATA_DIR, a trailing slash, a symlink.
+    link = tmp_path / "link"
+    link.symlink_to(tfds_dir)
+    monkeypatch.setenv("TFDS_DATA_DIR", tfds_dir)
+    for same in (None, tfds_dir + "/", str(link)):
+        np.testing.assert_array_equal(data_lib.load_images("mnist", "test", same), again)
+    # The labels were decoded with the images: the labelled load reads nothing more.
+    images, labels = data_lib.load_labelled_images("mnist", "test", tfds_dir)
+    np.testing.assert_array_equal(images, again)
+    assert labels.shape == (10_000,) and sorted(set(labels)) == list(range(10)) and counted_loads == ["test"]
+    images[0] = 1
+    labels[:] = -1
+    again_images, again_labels = data_lib.load_labelled_images("mnist", "test", tfds_dir)
+    assert again_labels.min() == 0 and not np.array_equal(again_images[0], images[0])
+    assert counted_loads == ["test"]
+    # Another split is another entry; clear_cache forgets them all.
+    assert len(data_lib.load_images("mnist", "validation", tfds_dir)) == 10_000
+    assert counted_loads == ["test", "train[50000:]"]
+    datasets.clear_cache()
+    np.testing.assert_array_equal(data_lib.load_labelled_images("mnist", "test", tfds_dir)[0], again)
+    assert counted_loads == ["test", "train[50000:]", "test"]
+
+
+def test_the_cache_keeps_datasets_and_data_dirs_apart(tfds_dir, tmp_path, counted_loads):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    data_lib.load_images("mnist", "test", tfds_dir)
+    before = len(counted_loads)
+    with pytest.raises(ValueError, match=f"dataset 'mnist' is not prepared in {empty}"):
+        data_lib.load_images("mnist", "test", str(empty))  # not served from the other dir's entry
+    with pytest.raises(ValueError):  # and a failed load caches nothing: TFDS is asked again
+        data_lib.load_images("mnist", "test", str(empty))
+    assert len(counted_loads) == before + 2
+    ring = data_lib.load_images("ring8", "test")
+    assert ring.shape[1:] == (2,)

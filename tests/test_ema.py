@@ -2,20 +2,18 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_runner import finish_commands, start_commands
 
 from gan_keras import GAN, Discriminator, Generator, paper_optimizer
 from gan_keras.training import ConfigError, TrainConfig, run
 from gan_keras.training.checkpointing import GANCheckpoint, has_ema
 from gan_keras.training.restoring import load_generator
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = [3, 4]
 DECAY = 0.9
 
@@ -44,6 +42,7 @@ class RecordG(keras.callbacks.Callback):
         self.weights.append([np.asarray(v) for v in self.model.generator.weights])
 
 
+@pytest.mark.slow
 def test_ema_follows_its_recurrence_and_leaves_training_unchanged():
     steps = 100  # the warm-up reaches DECAY at step 81
     plain, averaged = make_gan(None), make_gan(DECAY)
@@ -69,6 +68,7 @@ def test_ema_follows_its_recurrence_and_leaves_training_unchanged():
     assert not averaged.ema_generator.trainable_weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compile_args", [dict(jit_compile=True), dict(steps_per_execution=2)], ids=["xla", "spe2"])
 def test_the_average_is_the_same_under_xla_and_several_steps_per_call(compile_args):
     reference = make_gan(DECAY)
@@ -98,6 +98,7 @@ def test_every_generator_kind_is_averaged(arch, image_shape, num_classes):
     assert gan.inference_generator.sample(3, seed=SEED).shape == (3, *image_shape)
 
 
+@pytest.mark.slow
 def test_metric_callbacks_score_the_average():
     from gan_keras.evaluation import parzen
     from gan_keras.evaluation.callbacks import ParzenCallback
@@ -145,6 +146,7 @@ def ema_run(tfds_dir, tmp_path_factory):
     return {"whole": whole, "gan": gan, "resumed": resumed, "resumed_gan": resumed_gan}
 
 
+@pytest.mark.slow
 def test_resume_continues_the_average_exactly(ema_run):
     for a, b in zip(ema_run["gan"].ema_generator.weights, ema_run["resumed_gan"].ema_generator.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -155,6 +157,7 @@ def assert_same_weights(model, other):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow
 def test_evaluation_and_generator_keras_use_the_average_unless_asked_not_to(ema_run):
     gan, model_dir = ema_run["gan"], ema_run["whole"]
     assert not np.allclose(gan.ema_generator.get_weights()[0], gan.generator.get_weights()[0])
@@ -169,25 +172,61 @@ def test_evaluation_and_generator_keras_use_the_average_unless_asked_not_to(ema_
     assert_same_weights(keras_file, gan.ema_generator)
 
 
-def test_evaluate_cli_reports_which_weights_it_scored(ema_run, tmp_path):
+EXPORT_DIRS = {"": "default", "--noema": "noema"}  # export.py flag -> its --export_dir
+
+
+@pytest.fixture(scope="module")
+def cli_runs(ema_run, tmp_path_factory):
+    """`python -m gan_keras.evaluate` and `export.py` on the averaged run, with and without --ema (two processes)."""
+    tmp = tmp_path_factory.mktemp("ema_cli")
+    evaluate_rows = {
+        flag: [f"--model_dir={ema_run['whole']}", "--num_samples=200", "--num_test=200", "--num_valid=100",
+               "--noclassifier_metrics", f"--output={tmp / f'{flag}.json'}", flag]
+        for flag in ("--ema", "--noema")
+    }
+    export_rows = {
+        flag: [f"--model_dir={ema_run['whole']}", f"--export_dir={tmp / EXPORT_DIRS[flag]}", *([flag] if flag else [])]
+        for flag in EXPORT_DIRS
+    }
+    evaluating = start_commands("-m gan_keras.evaluate", list(evaluate_rows.values()))
+    exporting = start_commands("export.py", list(export_rows.values()))
+    return {
+        "tmp": tmp,
+        "evaluate": dict(zip(evaluate_rows, finish_commands(evaluating))),
+        "export": dict(zip(export_rows, finish_commands(exporting))),
+    }
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_evaluate_cli_reports_which_weights_it_scored(cli_runs):
     results = {}
-    for flag in ("--ema", "--noema"):
-        output = str(tmp_path / f"{flag}.json")
-        done = subprocess.run(
-            [sys.executable, "-m", "gan_keras.evaluate", f"--model_dir={ema_run['whole']}",
-             "--num_samples=200", "--num_test=200", "--num_valid=100", "--noclassifier_metrics",
-             f"--output={output}", flag],
-            capture_output=True, text=True, timeout=300, cwd=REPO,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        with open(output) as f:
+    for flag, done in cli_runs["evaluate"].items():
+        assert done["status"] == 0 and done["traceback"] is None, done
+        with open(cli_runs["tmp"] / f"{flag}.json") as f:
             results[flag] = json.load(f)
         weights = "averaged (EMA) weights" if flag == "--ema" else "trained weights"
-        assert f"Generator: {weights} from " in done.stdout
+        assert f"Generator: {weights} from " in done["stdout"]
     assert results["--ema"]["ema"] and not results["--noema"]["ema"]
     assert results["--ema"]["log_likelihood"] != results["--noema"]["log_likelihood"]
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_export_cli_serves_the_average_unless_noema(ema_run, cli_runs):
+    gan = ema_run["gan"]
+    z = np.asarray(gan.generator.sample_noise(3, np.asarray(SEED, np.int32)))
+    for flag, generator in (("", gan.ema_generator), ("--noema", gan.generator)):
+        done = cli_runs["export"][flag]
+        assert done["status"] == 0 and done["traceback"] is None, done
+        export_dir = cli_runs["tmp"] / EXPORT_DIRS[flag]
+        served = tf.saved_model.load(str(export_dir / "1")).signatures["serving_default"]
+        np.testing.assert_allclose(served(z=tf.constant(z))["images"], generator(z), rtol=1e-5, atol=1e-6)
+        keras_file = keras.saving.load_model(str(export_dir / "generator.keras"), compile=False)
+        assert_same_weights(keras_file, generator)
+
+
+@pytest.mark.slow
 def test_export_serves_the_average(ema_run, tmp_path):
     from gan_keras.serving import export_from_model_dir
 

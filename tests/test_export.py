@@ -1,10 +1,12 @@
 """export.py and gan_keras.serving: the SavedModel loads and serves the way its users load it.
 
-One export of the shared `trained_run` (by the `export.py` command) serves all
-tests. Each consumer that must work without this package (TF2 loader, TF1
+One export of the shared `trained_run` (by `export_from_model_dir`, what
+`export.py` runs) serves all tests. Each consumer that must work without this package (TF2 loader, TF1
 session loader as TF Serving does it, saved_model_cli, TFSMLayer) runs in a
-fresh Python that never imports `gan_keras`, and writes what it got to a file
-that the test compares with the in-process generator.
+fresh Python that never imports `gan_keras` (the clients one after another in
+one such Python), and writes what it got to a file that the test compares with
+the in-process generator. The other `export.py` command lines run together in
+one Python of their own (`cli_runner`), beside the clients.
 """
 
 import json
@@ -19,10 +21,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_runner import finish_commands, start_commands
 
 from gan_keras import serving
 from gan_keras.nets.models import Generator
-from gan_keras.training.restoring import RestoreError
+from gan_keras.training.restoring import RestoreError, load_generator
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent
@@ -43,18 +46,26 @@ def run_command(*args, check=True):
     return result
 
 
-def run_python(code, *args):
-    """Runs `code` in a fresh Python that must not import gan_keras."""
-    code = textwrap.dedent(code) + "\nassert 'gan_keras' not in sys.modules, 'imported gan_keras'\n"
-    return run_command(sys.executable, "-c", code, *args)
+def start_command(*args):
+    """Starts a command like `run_command`; `finish_command` waits for it."""
+    return subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(), cwd=REPO)
 
 
-def error_line(stderr):
-    """The `export.py: error: ...` line of a failed run's stderr."""
-    lines = [line for line in stderr.splitlines() if line.startswith("export.py: error:")]
-    assert len(lines) == 1, stderr[-2000:]
-    assert "Traceback" not in stderr, stderr[-2000:]
-    return lines[0]
+def finish_command(process, check=True, timeout=600):
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    if check and result.returncode:
+        pytest.fail(f"{process.args[:2]} failed ({result.returncode}):\n{stderr[-3000:]}")
+    return result
+
+
+def without_gan_keras(code):
+    """`code`, then a check that it never imported gan_keras (for a fresh Python)."""
+    return textwrap.dedent(code) + "\nassert 'gan_keras' not in sys.modules, 'imported gan_keras'\n"
 
 
 def tree_state(path):
@@ -69,20 +80,16 @@ def tree_state(path):
 
 @pytest.fixture(scope="module")
 def exported(trained_run, tmp_path_factory):
-    """`python export.py` run once on the trained run; paths, z's and the generator."""
+    """The trained run exported once (as `export.py` does); paths, z's and the generator."""
     tmp = tmp_path_factory.mktemp("serving")
     export_dir = tmp / "models" / "gan"
-    result = run_command(
-        sys.executable, "export.py", f"--model_dir={trained_run['model_dir']}",
-        f"--export_dir={export_dir}",
-    )
+    version_dir = serving.export_from_model_dir(trained_run["model_dir"], str(export_dir))
     generator = trained_run["gan"].inference_generator  # what export.py exports (the EMA one)
     z = generator.sample_noise(6, tf.constant([3, 4])).numpy()
     np.save(tmp / "z.npy", z)
     return {
         "export_dir": export_dir,
-        "version_dir": export_dir / "1",
-        "stdout": result.stdout,
+        "version_dir": pathlib.Path(version_dir),
         "generator": generator,
         "z": z,
         "z_path": tmp / "z.npy",
@@ -97,7 +104,7 @@ def test_export_layout(exported):
     assert (exported["version_dir"] / "saved_model.pb").is_file()
     assert (exported["version_dir"] / "variables" / "variables.index").is_file()
     assert (exported["version_dir"] / serving.WARMUP_FILE).is_file()
-    assert f"Exported {exported['version_dir']}" in exported["stdout"]
+    assert exported["version_dir"] == exported["export_dir"] / "1"
 
 
 TF2_CLIENT = """
@@ -143,13 +150,14 @@ json.dump(dict(signatures=results["signatures"], errors=errors), open(out + ".js
 
 
 @pytest.fixture(scope="module")
-def tf2(exported):
+def tf2(background):
     """What `tf.saved_model.load` in a fresh process (no gan_keras) got."""
-    out = exported["tmp"] / "tf2"
-    run_python(TF2_CLIENT, exported["version_dir"], exported["z_path"], out)
+    out = background.client("tf2")
     return dict(np.load(f"{out}.npz"), **json.loads(pathlib.Path(f"{out}.json").read_text()))
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tf2_signatures_shapes_and_range(tf2, exported):
     assert tf2["signatures"] == ["interpolate", "sample", "serving_default"]
     shape = exported["generator"].image_shape
@@ -161,11 +169,15 @@ def test_tf2_signatures_shapes_and_range(tf2, exported):
         assert 0.0 <= tf2[key].min() and tf2[key].max() <= 1.0
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tf2_sample_is_deterministic_per_seed(tf2):
     np.testing.assert_array_equal(tf2["sample_a"], tf2["sample_b"])
     assert np.abs(tf2["sample_a"] - tf2["sample_other"]).max() > 1e-3
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tf2_images_equal_in_process_generator(tf2, exported):
     generator, z = exported["generator"], exported["z"]
     np.testing.assert_allclose(tf2["default"], generator(z), atol=ATOL)
@@ -175,6 +187,8 @@ def test_tf2_images_equal_in_process_generator(tf2, exported):
     np.testing.assert_allclose(tf2["interpolate"][[0, -1]], generator(z[:2]), atol=ATOL)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, message",
     [
@@ -228,13 +242,14 @@ json.dump(dict(signatures=sorted(signatures), errors=errors), open(out + ".json"
 
 
 @pytest.fixture(scope="module")
-def tf1(exported):
+def tf1(background):
     """What the TF1 session loader (TF Serving's way) in a fresh process got."""
-    out = exported["tmp"] / "tf1"
-    run_python(TF1_SESSION_CLIENT, exported["version_dir"], exported["z_path"], out)
+    out = background.client("tf1")
     return dict(np.load(f"{out}.npz"), **json.loads(pathlib.Path(f"{out}.json").read_text()))
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tf1_session_runs_signatures_by_tensor_name(tf1, tf2, exported):
     assert {"serving_default", "sample", "interpolate"} <= set(tf1["signatures"])
     np.testing.assert_allclose(tf1["default"], exported["generator"](exported["z"]), atol=ATOL)
@@ -242,6 +257,8 @@ def test_tf1_session_runs_signatures_by_tensor_name(tf1, tf2, exported):
     np.testing.assert_allclose(tf1["sample_a"], tf2["sample_a"], atol=ATOL)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tf1_session_bad_requests_fail_clearly_and_session_keeps_working(tf1):
     assert "num_samples must be in [0, 10000]" in tf1["errors"]["negative"]
     assert "Cannot feed value of shape (2, 101)" in tf1["errors"]["width"]
@@ -286,13 +303,14 @@ json.dump(described, open(out + ".json", "w"))
 
 
 @pytest.fixture(scope="module")
-def warmup(exported):
+def warmup(background):
     """The warm-up file parsed back and run (TF1 session and TF2 signatures) in a fresh process."""
-    out = exported["tmp"] / "warmup"
-    run_python(WARMUP_CLIENT, exported["version_dir"], out)
+    out = background.client("warmup")
     return dict(np.load(f"{out}.npz")), json.loads(pathlib.Path(f"{out}.json").read_text())
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_warmup_has_one_valid_request_per_signature(warmup):
     _, described = warmup
     assert sorted(d["name"] for d in described) == ["interpolate", "sample", "serving_default"]
@@ -300,6 +318,8 @@ def test_warmup_has_one_valid_request_per_signature(warmup):
         assert request["inputs"] == request["signature_inputs"], request
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_warmup_requests_run_in_the_tf1_session_like_the_signatures(warmup, exported):
     results, described = warmup
     generator = exported["generator"]
@@ -314,12 +334,11 @@ def test_warmup_requests_run_in_the_tf1_session_like_the_signatures(warmup, expo
     np.testing.assert_allclose(results["tf1_interpolate"], generator(ends), atol=ATOL)
 
 
-def test_warmup_of_a_conditional_generator_sends_the_label(tmp_path):
-    from gan_keras.training import TrainConfig, build_gan
-
-    generator = build_gan(TrainConfig(conditional=True), (28, 28, 1), num_classes=10).inference_generator
-    out = tmp_path / "warmup"
-    run_python(WARMUP_CLIENT, serving.export(generator, str(tmp_path / "export")), out)
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_warmup_of_a_conditional_generator_sends_the_label(background):
+    generator = background.conditional
+    out = background.client("warmup_conditional")
     results = dict(np.load(f"{out}.npz"))
     for request in json.loads(pathlib.Path(f"{out}.json").read_text()):
         assert request["inputs"] == request["signature_inputs"] and "label" in request["inputs"], request
@@ -329,15 +348,17 @@ def test_warmup_of_a_conditional_generator_sends_the_label(tmp_path):
     np.testing.assert_allclose(results["tf1_serving_default"], generator((z, label)), atol=ATOL)
 
 
-def test_export_without_serving_protos_warns_once_and_still_exports(exported, tmp_path):
-    # A Python where `import tensorflow_serving` fails, running export.py.
-    code = (
-        "import runpy, sys; sys.modules['tensorflow_serving'] = None; "
-        "sys.argv = ['export.py'] + sys.argv[1:]; runpy.run_path('export.py', run_name='__main__')"
-    )
-    result = run_command(
-        sys.executable, "-c", code, f"--model_dir={exported['model_dir']}", f"--export_dir={tmp_path}"
-    )
+# A Python where `import tensorflow_serving` fails, running export.py.
+NO_SERVING_PROTOS = (
+    "import runpy, sys; sys.modules['tensorflow_serving'] = None; "
+    "sys.argv = ['export.py'] + sys.argv[1:]; runpy.run_path('export.py', run_name='__main__')"
+)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_export_without_serving_protos_warns_once_and_still_exports(background):
+    result, tmp_path = background.no_protos, background.no_protos_dir
     warnings = [line for line in result.stderr.splitlines() if "tensorflow-serving-api" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: "), result.stderr[-2000:]
     assert serving.WARMUP_FILE in warnings[0]
@@ -416,13 +437,14 @@ json.dump(results, open(out, "w"))
 
 
 @pytest.fixture(scope="module")
-def rest_doc(exported):
+def rest_doc(background):
     """Each REST request of docs/serving.md, turned into tensors as the server does and run (fresh process)."""
-    out = exported["tmp"] / "rest_doc.json"
-    run_python(REST_DOC_CLIENT, SERVING_DOC, exported["version_dir"], out)
+    out = background.client("rest_doc")
     return json.loads(out.read_text())
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_docs_show_both_rest_formats_for_every_signature(rest_doc):
     found = sorted((r["heading"], r["layout"]) for r in rest_doc)
     assert found == sorted((s, f) for s in ("interpolate", "sample", "serving_default") for f in ("columns", "rows"))
@@ -431,6 +453,8 @@ def test_docs_show_both_rest_formats_for_every_signature(rest_doc):
         assert request["inputs"] == request["signature_inputs"], request  # the server refuses missing inputs
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_documented_rest_responses_have_the_documented_shapes(rest_doc):
     for request in rest_doc:
         match = re.fullmatch(r"response `(\w+)`, shape `\[([\d, ]+)\]`", request["claim"])
@@ -441,6 +465,8 @@ def test_documented_rest_responses_have_the_documented_shapes(rest_doc):
         assert request["shape"] == [int(n) for n in match[2].split(",")], request
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_documented_rest_refusals_are_refused(rest_doc):
     refused = [r for r in rest_doc if r["claim"].startswith("refused")]
     assert {r["heading"] for r in refused} == {"sample", "interpolate"}
@@ -473,6 +499,8 @@ def test_documented_models_config_parses_and_serves_two_versions():
         assert f"/v1/models/gan/labels/{label}:predict" in text or f"/v1/models/gan/versions/{version}:predict" in text
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_saved_model_cli_show_lists_signatures(exported):
     result = run_command(BIN / "saved_model_cli", "show", "--all", "--dir", exported["version_dir"])
     for name in ("serving_default", "sample", "interpolate"):
@@ -481,6 +509,8 @@ def test_saved_model_cli_show_lists_signatures(exported):
     assert "outputs['images'] tensor_info" in result.stdout
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_saved_model_cli_run_serving_default(exported):
     z = exported["z"][:2]
     literal = json.dumps(z.tolist())  # saved_model_cli takes Python literals only.
@@ -511,9 +541,10 @@ np.savez(out, images=images, mean=mean)
 """
 
 
-def test_tfsm_layer_inside_another_keras_model(exported):
-    out = exported["tmp"] / "tfsm.npz"
-    run_python(TFSM_LAYER_CLIENT, exported["version_dir"], exported["z_path"], out)
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_tfsm_layer_inside_another_keras_model(exported, background):
+    out = background.client("tfsm")
     got = np.load(out)
     expected = np.asarray(exported["generator"](exported["z"]))
     np.testing.assert_allclose(got["images"], expected, atol=ATOL)
@@ -563,29 +594,52 @@ def test_version_defaults_to_next_integer(tmp_path):
     assert serving.resolve_version(str(tmp_path / "new")) == 1
 
 
-def test_empty_model_dir_fails_with_one_line_naming_model_dir(tmp_path):
-    (tmp_path / "empty").mkdir()
-    result = run_command(
-        sys.executable, "export.py", f"--model_dir={tmp_path / 'empty'}",
-        f"--export_dir={tmp_path / 'out'}", check=False,
-    )
-    assert result.returncode != 0
-    assert "--model_dir=" in error_line(result.stderr)
-    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_empty_model_dir_fails_with_one_line_naming_model_dir(background):
+    assert "--model_dir=" in runner_error(background.rows["empty model dir"])
+    out = background.tmp / "empty_out"
+    assert not out.exists() or not os.listdir(out)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 @pytest.mark.parametrize("version, message", [(1, "already exists"), (0, "must be >= 1")])
-def test_invalid_version_fails_and_keeps_existing_versions(exported, version, message):
-    before = tree_state(exported["export_dir"])
-    result = run_command(
-        sys.executable, "export.py", f"--model_dir={exported['model_dir']}",
-        f"--export_dir={exported['export_dir']}", f"--version={version}", check=False,
-    )
-    assert result.returncode != 0
-    line = error_line(result.stderr)
+def test_invalid_version_fails_and_keeps_existing_versions(exported, background, version, message):
+    line = runner_error(background.rows[f"version {version}"])
     assert f"--version={version}" in line or "--version must" in line
     assert message in line
-    assert tree_state(exported["export_dir"]) == before
+    assert tree_state(exported["export_dir"]) == background.before
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_version_flag_names_the_version_and_the_next_export_follows_it(exported, background):
+    export_dir = background.tmp / "versions"
+    first, second = (ran(background.rows[name]) for name in ("version 5", "after version 5"))
+    assert f"Exported {export_dir / '5'}" in first["stdout"] and f"Exported {export_dir / '6'}" in second["stdout"]
+    assert sorted(os.listdir(export_dir)) == ["5", "6", "generator.keras"]
+    z = exported["z"]
+    for version in ("5", "6"):
+        images = tf.saved_model.load(str(export_dir / version)).signatures["serving_default"](z=tf.constant(z))
+        np.testing.assert_allclose(images["images"], exported["generator"](z), atol=ATOL)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_checkpoint_flag_exports_an_older_checkpoint(exported, background):
+    ran(background.rows["older checkpoint"])
+    older = os.path.join(exported["model_dir"], "checkpoints", "ckpt-1")
+    generator = load_generator(exported["model_dir"], checkpoint=older).generator
+    served = tf.saved_model.load(str(background.tmp / "older" / "1")).signatures["serving_default"]
+    z = exported["z"]
+    images = served(z=tf.constant(z))["images"]
+    np.testing.assert_allclose(images, generator(z), atol=ATOL)
+    keras_file = keras.models.load_model(background.tmp / "older" / "generator.keras")
+    for saved, older_weight in zip(keras_file.weights, generator.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(older_weight))
+    # Not the newest checkpoint's G (after 20 and 40 steps its images are both near-black, its weights are not).
+    assert any(not np.allclose(a, b) for a, b in zip(generator.get_weights(), exported["generator"].get_weights()))
 
 
 def test_model_dir_without_checkpoint_or_bad_checkpoint_fails_clearly(exported, tmp_path):
@@ -627,14 +681,109 @@ def test_checkpoint_with_other_state_still_exports(exported, tmp_path):
     np.testing.assert_allclose(images["images"], exported["generator"](exported["z"]), atol=ATOL)
 
 
-def test_export_cli_takes_a_generator_file(exported, tmp_path):
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_export_cli_takes_a_generator_file(exported, background):
     # export.py --generator=PATH: a .keras file without its run (e.g. pretrained/mnist/).
-    keras_file = exported["export_dir"] / "generator.keras"
-    run_command(sys.executable, REPO / "export.py", f"--generator={keras_file}", f"--export_dir={tmp_path}")
-    loaded = tf.saved_model.load(str(tmp_path / "1"))
+    ran(background.rows["generator file"])
+    loaded = tf.saved_model.load(str(background.tmp / "from_file" / "1"))
     z = exported["z"]
     images = loaded.signatures["serving_default"](z=tf.constant(z))["images"]
     np.testing.assert_allclose(images, exported["generator"](z), atol=ATOL)
-    both = run_command(sys.executable, REPO / "export.py", f"--generator={keras_file}",
-                       f"--model_dir={tmp_path}", f"--export_dir={tmp_path}", check=False)
-    assert "pass exactly one of --model_dir" in error_line(both.stderr)
+    assert "pass exactly one of --model_dir" in runner_error(background.rows["generator and model_dir"])
+
+
+def ran(result):
+    """A `cli_runner` result that must have succeeded."""
+    assert result["status"] == 0 and result["traceback"] is None, result
+    return result
+
+
+def runner_error(result):
+    """The one `export.py: error: ...` line of a `cli_runner` result that failed."""
+    assert result["status"] == 1 and result["traceback"] is None, result
+    assert "Traceback" not in result["stderr"], result["stderr"][-2000:]
+    line = result["message"]
+    assert line.startswith("export.py: error:") and "\n" not in line, line
+    return line
+
+
+CLIENT_DRIVER = """
+import json, sys, traceback
+spec, out = sys.argv[1:]
+errors = {}
+for name, code, args in json.load(open(spec)):
+    sys.argv = ["-c", *args]
+    try:
+        exec(compile(code, f"<{name} client>", "exec"), {"__name__": "__main__"})
+        errors[name] = None
+    except BaseException:
+        errors[name] = traceback.format_exc()
+json.dump(errors, open(out, "w"))
+"""
+
+
+class Background:
+    """What the fresh Pythons of this file returned (see `background`)."""
+
+    def client(self, name):
+        """The output path of client `name`; fails its tests if the client failed."""
+        if self.client_errors[name]:
+            pytest.fail(f"the {name} client failed:\n{self.client_errors[name]}")
+        return self.client_outputs[name]
+
+
+@pytest.fixture(scope="module")
+def background(exported, trained_run):
+    """The fresh Pythons this file needs, run side by side once the export exists.
+
+    One Python without gan_keras runs every client (TF2 loader, TF1 session,
+    warm-up requests, the REST examples of docs/serving.md, TFSMLayer); one
+    runs the other `export.py` command lines (`cli_runner`); one runs
+    export.py where `tensorflow_serving` cannot be imported.
+    """
+    from gan_keras.training import TrainConfig, build_gan
+
+    found = Background()
+    tmp = found.tmp = exported["tmp"]
+    version_dir, z_path = exported["version_dir"], exported["z_path"]
+    found.conditional = build_gan(TrainConfig(conditional=True), (28, 28, 1), num_classes=10).inference_generator
+    conditional_dir = serving.export(found.conditional, str(tmp / "conditional_export"))
+    clients = {
+        "tf2": (TF2_CLIENT, [version_dir, z_path], tmp / "tf2"),
+        "tf1": (TF1_SESSION_CLIENT, [version_dir, z_path], tmp / "tf1"),
+        "warmup": (WARMUP_CLIENT, [version_dir], tmp / "warmup"),
+        "warmup_conditional": (WARMUP_CLIENT, [conditional_dir], tmp / "warmup_conditional"),
+        "rest_doc": (REST_DOC_CLIENT, [SERVING_DOC, version_dir], tmp / "rest_doc.json"),
+        "tfsm": (TFSM_LAYER_CLIENT, [version_dir, z_path], tmp / "tfsm.npz"),
+    }
+    found.client_outputs = {name: out for name, (_, _, out) in clients.items()}
+    spec = tmp / "clients.json"
+    spec.write_text(json.dumps([(name, textwrap.dedent(code), [str(a) for a in (*args, out)])
+                                for name, (code, args, out) in clients.items()]))
+
+    model_dir = exported["model_dir"]
+    (tmp / "empty").mkdir()
+    keras_file = exported["export_dir"] / "generator.keras"
+    rows = {
+        "empty model dir": [f"--model_dir={tmp / 'empty'}", f"--export_dir={tmp / 'empty_out'}"],
+        "version 1": [f"--model_dir={model_dir}", f"--export_dir={exported['export_dir']}", "--version=1"],
+        "version 0": [f"--model_dir={model_dir}", f"--export_dir={exported['export_dir']}", "--version=0"],
+        "version 5": [f"--model_dir={model_dir}", f"--export_dir={tmp / 'versions'}", "--version=5"],
+        "after version 5": [f"--model_dir={model_dir}", f"--export_dir={tmp / 'versions'}"],
+        "older checkpoint": [f"--model_dir={model_dir}", f"--export_dir={tmp / 'older'}",
+                             f"--checkpoint={os.path.join(model_dir, 'checkpoints', 'ckpt-1')}"],
+        "generator file": [f"--generator={keras_file}", f"--export_dir={tmp / 'from_file'}"],
+        "generator and model_dir": [f"--generator={keras_file}", f"--model_dir={tmp}", f"--export_dir={tmp}"],
+    }
+    found.before = tree_state(exported["export_dir"])
+    found.no_protos_dir = tmp / "no_protos"
+    clients_process = start_command(sys.executable, "-c", without_gan_keras(CLIENT_DRIVER), spec, tmp / "errors.json")
+    rows_process = start_commands("export.py", list(rows.values()))
+    no_protos_process = start_command(sys.executable, "-c", NO_SERVING_PROTOS, f"--model_dir={model_dir}",
+                                      f"--export_dir={found.no_protos_dir}")
+    finish_command(clients_process)
+    found.client_errors = json.loads((tmp / "errors.json").read_text())
+    found.rows = dict(zip(rows, finish_commands(rows_process)))
+    found.no_protos = finish_command(no_protos_process)
+    return found

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_runner import run_commands
 
 from gan_keras.training import TrainConfig, run
 from gan_keras.training.checkpointing import CheckpointError
@@ -62,6 +63,8 @@ def tmpfs(path, size):
         subprocess.run(["umount", "-l", str(path)], check=True)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_one_writer_per_model_dir_and_a_stale_lock_is_taken_over(tfds_dir, trained_run, tmp_path):
     model_dir = copy_run(trained_run, tmp_path / "run")
     first = subprocess.Popen([*TRAIN, f"--model_dir={model_dir}", "--epochs=500", *QUICK],
@@ -108,6 +111,8 @@ def test_one_writer_per_model_dir_and_a_stale_lock_is_taken_over(tfds_dir, train
     assert not os.path.exists(lock)  # released
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_a_truncated_newest_checkpoint_falls_back_to_the_previous_one(tfds_dir, trained_run, tmp_path, capsys):
     model_dir = copy_run(trained_run, tmp_path / "run")
     checkpoints = os.path.join(model_dir, "checkpoints")
@@ -152,6 +157,7 @@ def test_no_restorable_checkpoint_is_one_error_and_nothing_is_moved(tfds_dir, tr
     assert sorted(os.listdir(checkpoints)) == before
 
 
+@pytest.mark.slow
 def test_a_broken_state_file_does_not_start_the_run_again(tfds_dir, trained_run, tmp_path):
     model_dir = copy_run(trained_run, tmp_path / "run")
     with open(os.path.join(model_dir, "checkpoints", "checkpoint"), "w") as f:
@@ -161,6 +167,8 @@ def test_a_broken_state_file_does_not_start_the_run_again(tfds_dir, trained_run,
     assert int(gan.g_optimizer.iterations.numpy()) == 60  # resumed at 40, not restarted at 0
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_full_disk_keeps_the_last_checkpoint_and_says_so(tfds_dir, trained_run, tmp_path):
     # Room for the run's newest checkpoint (40 MB), not for a second.
     with tmpfs(tmp_path / "disk", "64m") as disk:
@@ -187,18 +195,21 @@ def test_full_disk_keeps_the_last_checkpoint_and_says_so(tfds_dir, trained_run, 
             np.testing.assert_array_equal(before.get_tensor(name), after.get_tensor(name), err_msg=name)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_export_onto_a_full_disk_keeps_the_previous_version(tfds_dir, trained_run, tmp_path):
     # Room for one version (10 MB: each weight saved once) and the generator.keras (10 MB),
     # not for a second version.
     with tmpfs(tmp_path / "disk", "25m") as disk:
         export_dir = os.path.join(disk, "gan")
-        args = [*EXPORT, f"--model_dir={trained_run['model_dir']}", f"--export_dir={export_dir}"]
-        subprocess.run(args, check=True, capture_output=True, timeout=300)
+        args = [f"--model_dir={trained_run['model_dir']}", f"--export_dir={export_dir}"]
+        first, result = run_commands("export.py", [args, args])  # one Python, export.py run twice
+        assert first["status"] == 0 and first["traceback"] is None, first
         before = {n: os.path.getsize(os.path.join(export_dir, n, "saved_model.pb")) for n in ["1"]}
 
-        result = subprocess.run(args, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 1
-        assert last_line(result) == (
+        assert result["status"] == 1 and result["traceback"] is None, result
+        assert "Traceback" not in result["stderr"]
+        assert result["message"] == (
             f"export.py: error: no space left on device writing version 2 to --export_dir={export_dir}; "
             "the versions there before (1) and its generator.keras are as they were.")
         assert sorted(os.listdir(export_dir)) == ["1", "generator.keras"]

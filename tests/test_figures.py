@@ -92,6 +92,8 @@ def test_model_dir_without_a_model_is_a_one_line_error(tmp_path):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_command_line_with_a_bare_generator_keras(trained_run, tfds_dir, tmp_path):
     """The fallback to MODEL_DIR/generator.keras, through `gan-keras-figures`."""
     model_dir = tmp_path / "bare"

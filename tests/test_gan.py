@@ -112,6 +112,7 @@ def test_minimax_and_non_saturating_give_different_generator_updates():
     assert not np.allclose(updates["minimax"], updates["non_saturating"])
 
 
+@pytest.mark.slow
 def test_train_step_runs_traced_and_under_xla():
     for jit in (False, True):
         gan = GAN(Generator(latent_dim=10), Discriminator(seed=1), k=2, update="alternating", seed=0)

@@ -76,6 +76,7 @@ def last_scalar(run_dir, tag):
     return float(tf.make_ndarray(accumulate(run_dir).Tensors(tag)[-1].tensor_proto))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LEARNING_RATES))
 def test_each_run_logs_its_flags_as_hparams(runs, name):
     config = runs["configs"][name]
@@ -94,6 +95,7 @@ def test_each_run_logs_its_flags_as_hparams(runs, name):
     assert [(m.name.group, m.name.tag) for m in experiment.metric_infos] == [("train", t) for t in METRIC_TAGS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LEARNING_RATES))
 def test_each_metric_is_a_scalar_the_run_wrote(runs, name):
     train_dir = runs["root"] / name / "logs" / monitoring.TRAIN_SUBDIR
@@ -117,6 +119,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tensorboard_hparams_table_compares_the_runs(runs):
     port = _free_port()
     tensorboard = pathlib.Path(sys.executable).parent / "tensorboard"

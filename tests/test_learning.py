@@ -49,6 +49,7 @@ def short_run(tfds_dir, tmp_path_factory):
     return config, run(config)
 
 
+@pytest.mark.slow
 def test_the_default_run_beats_generators_that_learnt_nothing(tfds_dir, short_run):
     config, gan = short_run
     test = data_lib.load_images("mnist", "test", tfds_dir)
@@ -65,6 +66,7 @@ def test_the_default_run_beats_generators_that_learnt_nothing(tfds_dir, short_ru
     assert learnt(trained), trained
 
 
+@pytest.mark.slow
 def test_the_default_run_has_not_collapsed(short_run):
     _, gan = short_run
     logs = {k: v[-1] for k, v in gan.history.history.items()}

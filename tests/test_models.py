@@ -40,6 +40,9 @@ def test_discriminator_returns_one_logit_per_image(arch, shape):
 
 
 def test_points_arch_maps_noise_to_points_in_r_d():
+    # Seeded: unseeded weights depend on what ran before in the process, and for
+    # some draws both coordinates happen to stay positive on these 5 z's.
+    keras.utils.set_random_seed(0)
     g = Generator(latent_dim=8, image_shape=(2,), arch="points")
     points = np.asarray(g.sample(5, seed=[1, 2]))
     assert points.shape == (5, 2)

@@ -80,6 +80,7 @@ def steps_run(monitored_run):
     return read_run(os.path.join(monitored_run["log_dir"], monitoring.STEPS_SUBDIR))
 
 
+@pytest.mark.slow
 def test_step_scalars_use_the_global_step_across_a_resume(steps_run):
     for tag in STEP_SCALARS:
         plugin, events = steps_run[tag]
@@ -92,6 +93,7 @@ def test_step_scalars_use_the_global_step_across_a_resume(steps_run):
         assert all(math.isfinite(float(value)) for _, value in events), tag
 
 
+@pytest.mark.slow
 def test_step_scalar_values_are_sane(steps_run):
     def values(tag):
         return np.array([float(v) for _, v in steps_run[tag][1]])
@@ -108,6 +110,7 @@ def test_step_scalar_values_are_sane(steps_run):
     assert np.all(values("speed/steps_per_second") > 0)
 
 
+@pytest.mark.slow
 def test_epoch_logs_are_written_per_epoch_with_extra_keys(monitored_run):
     train_run = read_run(os.path.join(monitored_run["log_dir"], "train"))
     for tag in EPOCH_SCALARS:
@@ -117,6 +120,7 @@ def test_epoch_logs_are_written_per_epoch_with_extra_keys(monitored_run):
     assert len(parzen) == 2 and all(np.isfinite(parzen)), parzen
 
 
+@pytest.mark.slow
 def test_fixed_noise_grid_per_epoch_is_the_generator_on_fixed_z(monitored_run, steps_run):
     plugin, events = steps_run[monitoring.SAMPLES_TAG]
     assert plugin == "images"
@@ -129,6 +133,7 @@ def test_fixed_noise_grid_per_epoch_is_the_generator_on_fixed_z(monitored_run, s
     np.testing.assert_array_equal(image, expected)
 
 
+@pytest.mark.slow
 def test_histograms_and_config_text(steps_run):
     for network, layers in (("generator", (0, 1, 2)), ("discriminator", (2, 4, 6))):
         for i in layers:
@@ -166,6 +171,8 @@ def _get_json(url):
         return json.load(response)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_tensorboard_serves_the_scalar_tags(monitored_run):
     port = _free_port()
     tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_runner import run_commands
 
 from gan_keras.training import TrainConfig, run
 
@@ -60,16 +61,26 @@ def assert_same_final_checkpoint(unbroken, resumed, saves_differ=False):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_equals_an_unbroken_run(unbroken, tmp_path):
     killed = str(tmp_path / "killed")
-    process = subprocess.Popen([*TRAIN, f"--model_dir={killed}", *RUN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # --verbose=2 prints "Epoch 2/3" (flushed) when epoch 2 begins, after epoch 1's
+    # checkpoint: the kill lands inside epoch 2 however fast the machine is.
+    args = [*TRAIN, f"--model_dir={killed}", *RUN, "--verbose=2"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        wait_for(os.path.join(killed, "checkpoints", "ckpt-1.index"), process)
-        time.sleep(1.0)  # into epoch 2
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("Epoch 2/3"):
+                break
+        assert seen and seen[-1].startswith("Epoch 2/3"), "".join(seen)[-2000:]
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=60) == -signal.SIGKILL
     finally:
         process.kill()
+        process.stdout.close()
     path, _ = checkpoint_tensors(killed)
     assert path.endswith(("ckpt-1", "ckpt-2")), path  # killed before the end
 
@@ -78,6 +89,8 @@ def test_sigkill_mid_epoch_then_resume_equals_an_unbroken_run(unbroken, tmp_path
     assert_same_final_checkpoint(unbroken, killed)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigterm_mid_epoch_saves_the_step_and_resume_equals_an_unbroken_run(unbroken, tmp_path):
     preempted = str(tmp_path / "preempted")
     # Mid-epoch saves change nothing in the run; the one at step 65 (epoch 2,
@@ -125,8 +138,14 @@ SAVE_LOOP = textwrap.dedent(
 )
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_a_kill_during_a_save_leaves_the_previous_checkpoint_usable(tmp_path):
+    from gan_keras.training import build_gan
+    from gan_keras.training.checkpointing import GANCheckpoint
+
     directory = str(tmp_path / "checkpoints")
+    reader = build_gan(TrainConfig(), (28, 28, 1))  # reads back what each killed process left
     for delay in (0.37, 0.81, 1.53):  # land at different points of a 30 MB save
         process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, directory], stdout=subprocess.PIPE, text=True)
         try:
@@ -136,38 +155,25 @@ def test_a_kill_during_a_save_leaves_the_previous_checkpoint_usable(tmp_path):
             process.wait(timeout=60)
         finally:
             process.kill()
-        check = textwrap.dedent(
-            f"""
-            import numpy as np
-            from gan_keras.training.checkpointing import GANCheckpoint
-            from gan_keras.training import TrainConfig, build_gan
-            gan = build_gan(TrainConfig(), (28, 28, 1))
-            checkpoint = GANCheckpoint(gan, {directory!r})
-            epoch = checkpoint.restore()
-            assert epoch >= 1
-            for v in gan.generator.trainable_variables:
-                assert np.all(np.asarray(v) == epoch), (v.path, epoch)
-            print("restored", epoch)
-            """
-        )
-        result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0 and "restored" in result.stdout, result.stderr[-2000:]
+            process.stdout.close()
+        epoch = GANCheckpoint(reader, directory).restore()
+        assert epoch >= 1
+        for v in reader.generator.trainable_variables:
+            assert np.all(np.asarray(v) == epoch), (v.path, epoch)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tfds_dir, tmp_path):
     model_dir = str(tmp_path / "run")
     quick = ["--steps_per_epoch=20", "--verbose=0"]
-    subprocess.run([*TRAIN, f"--model_dir={model_dir}", "--epochs=1", *quick], check=True, capture_output=True, timeout=300)
-    good_path, good = checkpoint_tensors(model_dir)
+    first, result = run_commands("train.py", [[f"--model_dir={model_dir}", "--epochs=1", *quick],
+                                              [f"--model_dir={model_dir}", "--epochs=3", "--learning_rate=1e12", *quick]])
+    assert first["status"] == 0 and first["traceback"] is None, first
+    good_path = os.path.join(model_dir, "checkpoints", "ckpt-1")
 
-    result = subprocess.run(
-        [*TRAIN, f"--model_dir={model_dir}", "--epochs=3", "--learning_rate=1e12", *quick],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
+    assert result["status"] != 0 and result["traceback"] is None, result
+    last = result["message"]
     assert last.startswith("train.py: error: training diverged at step 2"), last
     assert "nan" in last.lower() and last.endswith(f"the last good checkpoint is {good_path}.")
     path, tensors = checkpoint_tensors(model_dir)
@@ -175,6 +181,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tfds_
     assert all(np.all(np.isfinite(t)) for t in tensors.values() if t.dtype.kind == "f")
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_losses(tfds_dir, tmp_path):
     histories = []
     for i in range(2):
@@ -189,6 +196,8 @@ def test_same_seed_gives_bit_identical_losses(tfds_dir, tmp_path):
     assert other.history.history != histories[0]
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores to compare with one")
 def test_a_seed_gives_the_same_run_on_one_core_and_on_two(tfds_dir, tmp_path):
     # TensorFlow sizes its thread pools by the cores it may use: taskset

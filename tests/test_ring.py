@@ -48,6 +48,8 @@ def test_a_collapsed_generator_covers_one_mode_and_a_blurry_one_has_few_good_sam
     assert metrics["modes_covered"] == 8 and abs(metrics["high_quality_fraction"] - 0.245) < 0.02
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_train_py_takes_the_ring8_flags(tmp_path):
     flags = ["--dataset=ring8", "--arch=points", f"--model_dir={tmp_path}", "--epochs=1", "--steps_per_epoch=5"]
     result = subprocess.run(
@@ -77,6 +79,7 @@ def scalars(log_dir, tag):
     return [float(tf.make_ndarray(event.tensor_proto)) for event in accumulator.Tensors(tag)]
 
 
+@pytest.mark.slow
 def test_a_ring8_run_logs_modes_and_draws_the_samples_over_training(tmp_path):
     model_dir = str(tmp_path / "ring8")
     for epochs in (2, 3):  # the second run resumes the first

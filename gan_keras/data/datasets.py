@@ -8,9 +8,20 @@ would have seen from step `s` on, with no input-pipeline state to checkpoint.
 Datasets are loaded into memory as uint8 (MNIST: 39 MB; CIFAR-10: 150 MB) and
 converted to float32 in [0, 1] a batch at a time. `ring8` (`gan_keras.data.ring`)
 is not from TFDS: its points in R^2 are float32 drawn from fixed seeds.
+
+Decoded TFDS splits are kept in memory for the life of the process (MNIST's
+50,000 training images take seconds to decode, and evaluation, figures and
+each training run of one process read them again; a split's labels are
+decoded with its images): `load_images` and
+`load_labelled_images` return fresh copies of the cached arrays, so a caller
+that changes its array changes nothing for the next one. `clear_cache()`
+drops them (e.g. after `tfds.testing.mock_data`, whose fake splits are cached
+like real ones under the data dir they were read from).
 """
 
 import dataclasses
+import os
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -108,9 +119,49 @@ def load_labelled_images(name, role="train", data_dir=None):
     return _load_features(name, role, data_dir, ("image", "label"))
 
 
+# (name, split, resolved data dir, feature keys) -> tuple of read-only arrays.
+_CACHE = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_cache():
+    """Forgets every decoded split; the next load reads TFDS again."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _cache_key(name, role, data_dir, keys):
+    """What identifies a decoded split: the dataset, its split, the data dir as a real path, the features."""
+    where = os.path.realpath(os.path.expanduser(data_dir)) if data_dir else None
+    return (name, split_name(name, role), where, tuple(keys))
+
+
+def _cached(key):
+    """The cached arrays of `key` (or of a superset of its features), or None."""
+    name, split, where, keys = key
+    with _CACHE_LOCK:
+        for (n, s, w, have), arrays in _CACHE.items():
+            if (n, s, w) == (name, split, where) and set(keys) <= set(have):
+                return tuple(arrays[have.index(k)] for k in keys)
+    return None
+
+
 def _load_features(name, role, data_dir, keys):
-    """The NumPy arrays of the features `keys` of a TFDS split, in one pass."""
+    """The NumPy arrays of the features `keys` of a TFDS split, in one pass; copies of the cached ones."""
     data_dir = resolve_data_dir(data_dir)
+    arrays = _cached(_cache_key(name, role, data_dir, keys))
+    if arrays is None:
+        decoded = _decode_features(name, role, data_dir, keys)
+        for array in decoded.values():
+            array.flags.writeable = False  # the cache's own copy: only ever copied out
+        with _CACHE_LOCK:
+            _CACHE[_cache_key(name, role, data_dir, tuple(decoded))] = tuple(decoded.values())
+        arrays = tuple(decoded[key] for key in keys)
+    return tuple(np.array(array, copy=True) for array in arrays)
+
+
+def _decode_features(name, role, data_dir, keys):
+    """`{feature: array}` of a TFDS split: `keys`, and its labels too if it has them (for a later call)."""
     try:
         dataset = tfds.load(name, split=split_name(name, role), data_dir=data_dir, download=False)
     except AssertionError:  # TFDS's way of saying the data is not prepared there
@@ -118,10 +169,11 @@ def _load_features(name, role, data_dir, keys):
             f"dataset {name!r} is not prepared in {data_dir or '~/tensorflow_datasets'}; "
             f"prepare it (tfds build {name}, needs internet) or point --data_dir at it."
         ) from None
+    keys = tuple(keys) + tuple(k for k in ("label",) if k not in keys and k in dataset.element_spec)
     # Big batches rather than batch_size=-1, which crashes on datasets of
     # unknown length (as tfds.testing.mock_data makes them).
     batches = list(tfds.as_numpy(dataset.map(lambda ex: tuple(ex[key] for key in keys)).batch(10_000)))
-    return tuple(np.concatenate([batch[i] for batch in batches]) for i in range(len(keys)))
+    return {key: np.concatenate([batch[i] for batch in batches]) for i, key in enumerate(keys)}
 
 
 def to_float(images):
