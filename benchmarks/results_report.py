@@ -383,6 +383,13 @@ def time_to_quality_section(ttq):
             "`pretrained/mnist/generator.keras` (re-score it: `python -m gan_keras.evaluate "
             "--generator=pretrained/mnist/generator.keras`).",
             "",
+            "`--epochs` does not change a run's path (the schedules are functions of the step), so "
+            "`python train.py` with its default 250 epochs passes the same states; the run was stopped "
+            "by SIGTERM at 120 minutes, which saved the mid-epoch checkpoint of the last row. The paper "
+            "preset with an EMA took 5.2 hours to reach the same 222 nats (its long run, below, trained "
+            "by an older version of the code from a converted checkpoint; a from-scratch time-to-quality "
+            "run of the paper preset by the current code is still to be recorded).",
+            "",
             time_to_quality_markdown(ttq),
             "",
         ]
