@@ -62,6 +62,12 @@ def recoveries(model_dir):
     return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
 
 
+def finished_epochs(model_dir):
+    """Whole epochs the newest checkpoint holds (a mid-epoch save, after SIGTERM, counts only those finished)."""
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")))
+    return int(reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
 def score(model_dir, test, valid, ema):
     result = evaluate_generator(restoring.load_generator(model_dir, ema=ema), test, valid)
     metrics = result["classifier_metrics"]
@@ -163,6 +169,10 @@ def main(argv):
             FLAGS.preset, model_dir=model_dir, epochs=FLAGS.epochs, seed=int(seed), verbose=2, **overrides
         )
         run(config, callbacks=[log])
+        finished = finished_epochs(model_dir)
+        if finished < FLAGS.epochs:  # stopped (SIGTERM, Ctrl-C): nothing to score yet; rerun to resume
+            print(f"{name}, seed {seed}: stopped at epoch {finished} of {FLAGS.epochs}; not scored.")
+            return
         outcome = {"recoveries": recoveries(model_dir), "epochs": log.epochs}
         outcome["generator"] = score(model_dir, test, valid, ema=True)
         if config.ema_decay:
