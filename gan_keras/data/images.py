@@ -20,7 +20,7 @@ def image_grid(images, rows, cols, pad=1):
     Example:
 
     >>> image_grid(np.zeros((6, 28, 28, 1)), rows=2, cols=3).shape
-    (59, 89, 1)
+    (59, 88, 1)
     """
     images = np.asarray(images, dtype=np.float32)
     n, h, w, c = images.shape

@@ -87,6 +87,7 @@ class GAN(keras.Model):
 
     Example:
 
+    >>> from gan_keras import Discriminator, Generator, paper_optimizer
     >>> gan = GAN(Generator(), Discriminator(), seed=0, ema_decay=0.9999)
     >>> gan.compile(d_optimizer=paper_optimizer(), g_optimizer=paper_optimizer())
     >>> gan.fit(dataset, epochs=1, steps_per_epoch=500)  # doctest: +SKIP

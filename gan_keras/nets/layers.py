@@ -20,7 +20,7 @@ class Maxout(keras.layers.Layer):
     Example:
 
     >>> layer = Maxout(units=240, pieces=5)
-    >>> layer(keras.ops.zeros((2, 784))).shape
+    >>> tuple(layer(keras.ops.zeros((2, 784))).shape)
     (2, 240)
     """
 

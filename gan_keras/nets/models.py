@@ -280,7 +280,7 @@ class Discriminator(keras.Model):
     Example:
 
     >>> d = Discriminator(image_shape=(28, 28, 1))
-    >>> d(keras.ops.zeros((2, 28, 28, 1))).shape
+    >>> tuple(d(keras.ops.zeros((2, 28, 28, 1))).shape)
     (2, 1)
     """
 

@@ -28,7 +28,7 @@ class PaperLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     Example:
 
     >>> lr = PaperLearningRate(0.1, 1.000004, 1e-6)
-    >>> float(lr(0)), round(float(lr(100_000)), 4)
+    >>> round(float(lr(0)), 4), round(float(lr(100_000)), 4)
     (0.1, 0.067)
     """
 

@@ -30,6 +30,7 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
 
     Example:
 
+    >>> from gan_keras import TrainConfig
     >>> gan = build_gan(TrainConfig(), (28, 28, 1))
     """
     output_bias = None
