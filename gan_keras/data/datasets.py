@@ -33,6 +33,7 @@ from gan_keras.data.spec import describe, resolve_data_dir, splits
 __all__ = [
     "TrainingData",
     "check_dataset",
+    "clear_cache",
     "image_shape",
     "load_images",
     "load_labelled_images",
