@@ -1,8 +1,10 @@
-"""The generator and discriminator: the paper's MLPs, a small conv pair, toy MLPs.
+"""The generator and discriminator: the paper's MLPs, a small conv pair, DCGAN, toy MLPs.
 
 `arch="mlp"` is the paper's MNIST model (from the authors' released
 configuration); `arch="conv"` is a small DCGAN-style pair for 28x28 or 32x32
-images (height and width divisible by 4); `arch="points"` is a small ReLU MLP
+images (height and width divisible by 4); `arch="dcgan"` is the DCGAN of
+Radford et al. (2015) for square images of side 32, 64, ... (`gan_keras.nets.dcgan`);
+`arch="points"` is a small ReLU MLP
 pair for points in R^d (the 1-D toy of the paper's Fig. 1, the 2-D ring of
 eight Gaussians), with `image_shape=(d,)` and a linear generator output.
 """
@@ -12,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from gan_keras.nets import dcgan
 from gan_keras.nets import noise as noise_lib
 from gan_keras.nets.layers import Maxout
 from gan_keras.nets.streams import reseed_generator
@@ -22,10 +25,11 @@ __all__ = [
     "Discriminator",
     "Generator",
     "check_arch",
+    "check_image_shape",
     "output_bias_from_mean",
 ]
 
-ARCHS = ("mlp", "conv", "points")
+ARCHS = ("mlp", "conv", "points", "dcgan")
 # Hidden units of each of the two hidden layers of the `points` MLPs.
 POINTS_HIDDEN = 128
 
@@ -36,7 +40,16 @@ def check_arch(arch):
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}.")
 
 
-def _check_image_shape(arch, image_shape):
+def check_image_shape(arch, image_shape):
+    """Raises a one-line `ValueError` unless `arch` can model images of `image_shape`.
+
+    Example:
+
+    >>> check_image_shape("dcgan", (48, 48, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: arch='dcgan' needs square images whose side is a power of 2 >= 32 (32x32, 64x64, 128x128, ...); got 48x48.
+    """
     if arch == "points":
         if len(image_shape) != 1:
             raise ValueError(f"arch='points' needs image_shape=(d,) for points in R^d; got {image_shape}.")
@@ -47,6 +60,8 @@ def _check_image_shape(arch, image_shape):
         raise ValueError(
             f"arch='conv' needs height and width divisible by 4; got {image_shape}."
         )
+    if arch == "dcgan":
+        dcgan.check_image_shape(image_shape)
 
 
 def _track_stack(model, layer_stack):
@@ -86,10 +101,17 @@ def _check_num_classes(num_classes):
 
 
 def _run_stack(layer_stack, x, labels, label_at, num_classes, training):
-    """Runs a stack, concatenating the one-hot `labels` to the features before layer `label_at`."""
+    """Runs a stack, concatenating the one-hot `labels` to the features before layer `label_at`.
+
+    Before a convolution (features `[batch, h, w, c]`) the one-hot label is
+    repeated at every position, as `num_classes` constant feature maps.
+    """
     for i, layer in enumerate(layer_stack):
         if i == label_at and labels is not None:
             one_hot = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), num_classes, dtype=x.dtype)
+            if x.shape.rank == 4:
+                shape = tf.concat([tf.shape(x)[:-1], [num_classes]], axis=0)
+                one_hot = tf.broadcast_to(one_hot[:, None, None, :], shape)
             x = tf.concat([x, one_hot], axis=-1)
         x = layer(x, training=training)
     return x
@@ -129,6 +151,7 @@ class Generator(keras.Model):
         latent_dim: dimension of z (paper: 100).
         image_shape: `(height, width, channels)` of the images produced.
         arch: `"mlp"` (paper: 1200 ReLU -> 1200 ReLU -> sigmoid), `"conv"`,
+            `"dcgan"` (Radford et al. 2015, sigmoid output; `gan_keras.nets.dcgan`)
             or `"points"` (128 ReLU -> 128 ReLU -> linear, for points in R^d).
         noise: the prior p_z, `"uniform"` on [-sqrt 3, sqrt 3] (paper) or
             `"gaussian"`; used by `sample`.
@@ -165,7 +188,7 @@ class Generator(keras.Model):
         noise_lib.check_noise_kind(noise)
         self.num_classes = _check_num_classes(num_classes)
         image_shape = tuple(int(d) for d in image_shape)
-        _check_image_shape(arch, image_shape)
+        check_image_shape(arch, image_shape)
         self.latent_dim = int(latent_dim)
         self.image_shape = image_shape
         self.arch = arch
@@ -192,6 +215,8 @@ class Generator(keras.Model):
                 layers.Dense(POINTS_HIDDEN, activation="relu"),
                 layers.Dense(image_shape[0], bias_initializer=bias_init),
             ]
+        elif arch == "dcgan":
+            stack = dcgan.generator_stack(image_shape, bias_init)
         else:
             h, w, c = image_shape
             stack = [
@@ -265,13 +290,16 @@ class Discriminator(keras.Model):
     Args:
         image_shape: `(height, width, channels)` of the input images.
         arch: `"mlp"` (paper: maxout 240x5 -> maxout 240x5 -> 1), `"conv"`,
-            or `"points"` (128 ReLU -> 128 ReLU -> 1, no dropout).
+            `"dcgan"` (Radford et al. 2015: strided convs, batch norm, no
+            dropout, so it needs `dropout=False`) or `"points"` (128 ReLU ->
+            128 ReLU -> 1, no dropout).
         seed: optional int seed of the dropout masks (for reproducible runs).
         dropout: whether to use dropout (the paper's D does).
         num_classes: 0 for D(x); N >= 2 for the conditional D(x, c), called
             on `(images, labels)`: the one-hot label is concatenated to the
             input of the first hidden layer (`"mlp"`, after the input
-            dropout; `"points"`) or of the last dense layers (`"conv"`).
+            dropout; `"points"`), of the last dense layers (`"conv"`), or
+            to the image as `num_classes` constant channels (`"dcgan"`).
 
     Dropout follows the released configuration: keep probability 0.8 on the
     input, 0.5 on the input of each later layer, active only when `training`.
@@ -291,7 +319,9 @@ class Discriminator(keras.Model):
         check_arch(arch)
         self.num_classes = _check_num_classes(num_classes)
         image_shape = tuple(int(d) for d in image_shape)
-        _check_image_shape(arch, image_shape)
+        check_image_shape(arch, image_shape)
+        if arch == "dcgan" and dropout:
+            raise ValueError("arch='dcgan' has no dropout in D (Radford et al. 2015); pass dropout=False.")
         self.image_shape = image_shape
         self.arch = arch
         self.seed = seed
@@ -314,6 +344,8 @@ class Discriminator(keras.Model):
                 layers.Dense(POINTS_HIDDEN, activation="relu"),
                 layers.Dense(1),
             ]
+        elif arch == "dcgan":
+            stack = dcgan.discriminator_stack(image_shape)
         else:
             stack = [
                 layers.Dropout(0.2, seed=seeds[0]),
@@ -329,8 +361,9 @@ class Discriminator(keras.Model):
         if not dropout:
             stack = [layer for layer in stack if not isinstance(layer, layers.Dropout)]
         _track_stack(self, stack)
-        # Where a conditional D's one-hot label joins the (flat) features.
-        first_hidden = {"mlp": Maxout, "points": layers.Dense, "conv": layers.Flatten}[arch]
+        # Where a conditional D's one-hot label joins the features: flat ones,
+        # or dcgan's input image (as constant channels).
+        first_hidden = {"mlp": Maxout, "points": layers.Dense, "conv": layers.Flatten, "dcgan": layers.Conv2D}[arch]
         self._label_at = next(i for i, layer in enumerate(stack) if isinstance(layer, first_hidden))
         self._label_at += arch == "conv"  # after conv's Flatten
 
