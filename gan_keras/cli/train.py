@@ -8,7 +8,9 @@ configuration exactly:
     python train.py --model_dir=runs/mnist
     python train.py --preset=paper --model_dir=runs/paper
 
-Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`). A run
+Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`);
+`--preset=dcgan --dataset=cifar10` trains the DCGAN of Radford et al. (2015)
+with Adam (docs/dcgan.md). A run
 resumes from its newest checkpoint when `--model_dir` already holds one.
 SIGTERM or SIGINT (Ctrl-C) saves a checkpoint at the current step and exits
 with status 0; rerun the same command to resume (docs/reliability.md).
@@ -23,6 +25,7 @@ from gan_keras.nets.gan import UPDATES
 from gan_keras.nets.losses import G_LOSSES
 from gan_keras.nets.models import ARCHS
 from gan_keras.nets.noise import NOISE_KINDS
+from gan_keras.nets.optimizers import OPTIMIZERS
 from gan_keras.training import PRESETS, ConfigError, TrainConfig, run
 from gan_keras.training.checkpointing import CheckpointError
 from gan_keras.training.distribute import STRATEGIES
@@ -54,7 +57,8 @@ def define_flags():
         list(PRESETS),
         "A named bundle of flag defaults; flags given on the command line override it. "
         + _describe_presets()
-        + ". paper is the authors' released MNIST configuration exactly.",
+        + ". paper is the authors' released MNIST configuration exactly; dcgan the DCGAN of Radford et al. 2015 "
+        "with its published Adam settings.",
     )
 
     flags.DEFINE_string(
@@ -63,7 +67,11 @@ def define_flags():
     flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: $TFDS_DATA_DIR, then TFDS's).")
     flags.DEFINE_string("model_dir", _D.model_dir, "Where checkpoints, logs and the generator go.")
     flags.DEFINE_enum(
-        "arch", _D.arch, list(ARCHS), "mlp: the paper's MLPs; conv: small conv nets; points: for ring8."
+        "arch",
+        _D.arch,
+        list(ARCHS),
+        "mlp: the paper's MLPs; conv: small conv nets; points: for ring8; dcgan: Radford et al. 2015, "
+        "square images of side 32, 64, ... (needs --nod_dropout; see --preset=dcgan).",
     )
     flags.DEFINE_integer("latent_dim", _D.latent_dim, "Dimension of the noise z.")
     flags.DEFINE_enum("noise", _D.noise, list(NOISE_KINDS), "p_z: U[-sqrt3, sqrt3] (paper) or N(0, 1).")
@@ -101,12 +109,21 @@ def define_flags():
         _D.keep_checkpoint_every_hours,
         "Besides the last 3 checkpoints, keep one per this many hours for good (0: off); for learning curves.",
     )
-    flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate of both SGD optimisers.")
+    flags.DEFINE_enum(
+        "optimizer",
+        _D.optimizer,
+        list(OPTIMIZERS),
+        "Optimiser of G and D: sgd (the paper's, with --momentum_*) or adam (with --adam_beta1/2; DCGAN's). "
+        "A run resumes only with the optimiser it was started with.",
+    )
+    flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate of both optimisers.")
     flags.DEFINE_float("lr_decay", _D.lr_decay, "The learning rate is divided by this after every update.")
     flags.DEFINE_float("min_learning_rate", _D.min_learning_rate, "Floor of the learning rate.")
-    flags.DEFINE_float("momentum_initial", _D.momentum_initial, "Momentum in epoch 1.")
+    flags.DEFINE_float("momentum_initial", _D.momentum_initial, "SGD's momentum in epoch 1.")
     flags.DEFINE_float("momentum_final", _D.momentum_final, "Momentum from --momentum_saturate_epoch on.")
     flags.DEFINE_integer("momentum_saturate_epoch", _D.momentum_saturate_epoch, "Epoch at which momentum reaches its final value.")
+    flags.DEFINE_float("adam_beta1", _D.adam_beta1, "Adam's beta_1 (--optimizer=adam; DCGAN: 0.5).")
+    flags.DEFINE_float("adam_beta2", _D.adam_beta2, "Adam's beta_2 (--optimizer=adam).")
     flags.DEFINE_float(
         "ema_decay",
         _D.ema_decay,

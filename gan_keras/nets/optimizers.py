@@ -1,8 +1,12 @@
-"""The paper's optimiser: SGD with a decaying learning rate and ramped momentum.
+"""The optimisers: the paper's SGD with a decaying learning rate and ramped momentum, and Adam.
 
-Both schedules are functions of the optimiser's own `iterations` counter, so
-their position is checkpointed with the optimiser and a resumed run continues
-exactly where it stopped.
+`OPTIMIZERS` names the kinds a run can use (`TrainConfig.optimizer`): `"sgd"`
+(`paper_optimizer`, the default) or `"adam"` (`adam_optimizer`, DCGAN's:
+Radford et al. 2015 train with Adam, lr 2e-4, beta_1 0.5).
+
+The schedules are functions of the optimiser's own `iterations` counter, so
+their position is checkpointed with the optimiser (with Adam's moments) and a
+resumed run continues exactly where it stopped.
 """
 
 import math
@@ -11,11 +15,18 @@ import keras
 from keras import ops
 
 __all__ = [
+    "ADAM_EPSILON",
+    "OPTIMIZERS",
     "LinearMomentum",
     "PaperLearningRate",
     "ScheduledMomentumSGD",
+    "adam_optimizer",
     "paper_optimizer",
 ]
+
+OPTIMIZERS = ("sgd", "adam")
+# Adam's epsilon: the DCGAN authors' code's (and PyTorch's) 1e-8, not Keras' 1e-7.
+ADAM_EPSILON = 1e-8
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
@@ -147,5 +158,30 @@ def paper_optimizer(
     return ScheduledMomentumSGD(
         PaperLearningRate(learning_rate, lr_decay, min_learning_rate),
         LinearMomentum(momentum_initial, momentum_final, momentum_saturate_epoch, updates_per_epoch),
+        name=name,
+    )
+
+
+def adam_optimizer(
+    learning_rate=2e-4, beta_1=0.5, beta_2=0.999, lr_decay=1.0, min_learning_rate=0.0, name=None
+):
+    """Adam for one of the two networks; the defaults are DCGAN's (Radford et al. 2015).
+
+    The learning rate follows `PaperLearningRate(learning_rate, lr_decay,
+    min_learning_rate)`: constant with `lr_decay=1` (DCGAN), so the
+    `TrainConfig` fields `learning_rate`, `lr_decay` and `min_learning_rate`
+    mean the same for both kinds of optimiser.
+
+    Example:
+
+    >>> opt = adam_optimizer(name="g_optimizer")
+    >>> round(float(opt.learning_rate), 6), opt.beta_1, opt.epsilon
+    (0.0002, 0.5, 1e-08)
+    """
+    return keras.optimizers.Adam(
+        PaperLearningRate(learning_rate, lr_decay, min_learning_rate),
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=ADAM_EPSILON,
         name=name,
     )

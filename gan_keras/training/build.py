@@ -6,7 +6,7 @@ import numpy as np
 from gan_keras.data import images as images_lib
 from gan_keras.nets.gan import GAN
 from gan_keras.nets.models import Discriminator, Generator, output_bias_from_mean
-from gan_keras.nets.optimizers import paper_optimizer
+from gan_keras.nets.optimizers import adam_optimizer, paper_optimizer
 from gan_keras.utils import storage
 
 __all__ = [
@@ -17,7 +17,7 @@ __all__ = [
 
 
 def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_classes=0):
-    """Builds and compiles the GAN of a config, with built optimisers.
+    """Builds and compiles the GAN of a config, with built optimisers (`config.optimizer` for both).
 
     Args:
         config: a `TrainConfig`.
@@ -65,6 +65,15 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
     )
 
     def optimizer(name, updates):
+        if config.optimizer == "adam":
+            return adam_optimizer(
+                learning_rate=config.learning_rate,
+                beta_1=config.adam_beta1,
+                beta_2=config.adam_beta2,
+                lr_decay=config.lr_decay,
+                min_learning_rate=config.min_learning_rate,
+                name=name,
+            )
         return paper_optimizer(
             learning_rate=config.learning_rate,
             lr_decay=config.lr_decay,

@@ -9,8 +9,9 @@ from gan_keras.data import ring
 from gan_keras.nets import streams
 from gan_keras.nets.gan import UPDATES
 from gan_keras.nets.losses import G_LOSSES
-from gan_keras.nets.models import ARCHS
+from gan_keras.nets.models import ARCHS, check_image_shape
 from gan_keras.nets.noise import NOISE_KINDS
+from gan_keras.nets.optimizers import OPTIMIZERS
 from gan_keras.training import distribute
 from gan_keras.training.divergence import (
     COLLAPSE_POLICIES,
@@ -24,6 +25,7 @@ __all__ = [
     "CHECKPOINT_SUBDIR",
     "CONFIG_FILE",
     "PRESETS",
+    "RESUME_FIELDS",
     "ConfigError",
     "TrainConfig",
     "check_compatible",
@@ -36,6 +38,10 @@ CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
 # other values cannot be resumed or exported with these.
 ARCHITECTURE_FIELDS = ("dataset", "arch", "latent_dim", "noise", "conditional")
+# Fields that fix what a checkpoint's optimiser state is (SGD's velocities,
+# Adam's moments): a model_dir cannot be resumed with other values (but a
+# generator trained with any can be exported).
+RESUME_FIELDS = ("optimizer",)
 # The TensorBoard tag (in the `steps` run) of each collapse recovery.
 
 
@@ -55,7 +61,12 @@ class TrainConfig:
     G's weights are averaged (`ema_decay=0.99998`; evaluation, samples and
     export use the average); and a run whose discriminator has won is rolled
     back and continued on new random streams (`on_collapse="recover"`). `TrainConfig.preset("paper")` is the
-    released configuration exactly; see `PRESETS`.
+    released configuration exactly, `TrainConfig.preset("dcgan")` the DCGAN
+    of Radford et al. (2015) with its Adam settings; see `PRESETS`.
+
+    `optimizer` is `"sgd"` (the paper's, with `momentum_*`) or `"adam"` (with
+    `adam_beta1`, `adam_beta2`); both follow `learning_rate`, `lr_decay` and
+    `min_learning_rate`.
 
     Example:
 
@@ -88,6 +99,9 @@ class TrainConfig:
     momentum_initial: float = 0.5
     momentum_final: float = 0.7
     momentum_saturate_epoch: int = 250
+    optimizer: str = "sgd"
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.999
     ema_decay: float = 0.99998
     on_collapse: str = "recover"
     collapse_threshold: float = D_WON_THRESHOLD
@@ -129,6 +143,7 @@ class TrainConfig:
             ("update", UPDATES),
             ("g_loss", G_LOSSES),
             ("strategy", distribute.STRATEGIES),
+            ("optimizer", OPTIMIZERS),
         ):
             if getattr(self, name) not in accepted:
                 raise ConfigError(
@@ -201,9 +216,13 @@ class TrainConfig:
             raise ConfigError(
                 f"--ema_decay must be in [0, 1) (0: no weight averaging; e.g. 0.9999); got {self.ema_decay}."
             )
-        for name in ("momentum_initial", "momentum_final"):
+        for name in ("momentum_initial", "momentum_final", "adam_beta1", "adam_beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be in [0, 1); got {getattr(self, name)}.")
+        if self.arch == "dcgan" and self.d_dropout:
+            raise ConfigError(
+                "--arch=dcgan has no dropout in D (Radford et al. 2015): add --nod_dropout, or use --preset=dcgan."
+            )
         if self.update == "simultaneous" and self.k != 1:
             raise ConfigError(
                 f"--k={self.k} needs --update=alternating; --update=simultaneous uses k=1."
@@ -217,7 +236,7 @@ class TrainConfig:
         if (self.dataset == ring.NAME) != (self.arch == "points"):
             raise ConfigError(
                 f"--dataset={self.dataset} with --arch={self.arch}: --arch=points is for the "
-                f"point dataset {ring.NAME}, which needs it; images take --arch=mlp or conv."
+                f"point dataset {ring.NAME}, which needs it; images take --arch=mlp, conv or dcgan."
             )
         if self.conditional:
             try:
@@ -225,6 +244,14 @@ class TrainConfig:
             except ValueError as e:
                 raise ConfigError(f"--conditional needs class labels: {e}") from None
         shape = spec.shape
+        if self.arch == "dcgan":
+            try:
+                check_image_shape(self.arch, shape)
+            except ValueError:
+                raise ConfigError(
+                    f"--arch=dcgan needs square images whose side is a power of 2 >= 32 (32x32, 64x64, "
+                    f"128x128, ...); --dataset={self.dataset} has {'x'.join(map(str, shape))}."
+                ) from None
         if self.classifier_metrics_every_epochs and shape != (28, 28, 1):
             raise ConfigError(
                 f"--classifier_metrics_every_epochs needs 28x28x1 images (MNIST-like); "
@@ -256,9 +283,20 @@ class TrainConfig:
 # defaults. "default" is the product's default; "paper" the authors' released
 # MNIST configuration exactly, with nothing added (no weight averaging, and a
 # warning, not a rollback, when D wins), so its behaviour can still be shown.
+# "dcgan" is the default with the DCGAN of Radford et al. (2015) and its
+# published optimiser settings: Adam, lr 2e-4 (constant), beta_1 0.5, batch 128.
 PRESETS = {
     "default": {},
     "paper": {"batch_size": 100, "ema_decay": 0.0, "on_collapse": "warn"},
+    "dcgan": {
+        "arch": "dcgan",
+        "d_dropout": False,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "learning_rate": 2e-4,
+        "lr_decay": 1.0,
+        "adam_beta1": 0.5,
+    },
 }
 
 
@@ -307,6 +345,13 @@ def check_compatible(config, saved):
             raise ConfigError(
                 f"--model_dir={config.model_dir} holds a run with --{name}={value!r}, "
                 f"not {getattr(config, name)!r}; use another --model_dir or the same --{name}."
+            )
+    for name in RESUME_FIELDS:
+        if getattr(config, name) != getattr(saved, name):
+            raise ConfigError(
+                f"--model_dir={config.model_dir} holds a run trained with --{name}={getattr(saved, name)!r}, "
+                f"not {getattr(config, name)!r}; its checkpoints hold that optimiser's state: use another "
+                f"--model_dir or the same --{name}."
             )
     if config.rng_streams is not None and config.rng_streams != saved.rng_streams:
         raise ConfigError(
