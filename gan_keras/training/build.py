@@ -65,24 +65,21 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
     )
 
     def optimizer(name, updates):
-        if config.optimizer == "adam":
-            return adam_optimizer(
-                learning_rate=config.learning_rate,
-                beta_1=config.adam_beta1,
-                beta_2=config.adam_beta2,
-                lr_decay=config.lr_decay,
-                min_learning_rate=config.min_learning_rate,
-                name=name,
-            )
-        return paper_optimizer(
+        # The learning-rate schedule is the same for both kinds.
+        common = dict(
             learning_rate=config.learning_rate,
             lr_decay=config.lr_decay,
             min_learning_rate=config.min_learning_rate,
+            name=name,
+        )
+        if config.optimizer == "adam":
+            return adam_optimizer(beta_1=config.adam_beta1, beta_2=config.adam_beta2, **common)
+        return paper_optimizer(
             momentum_initial=config.momentum_initial,
             momentum_final=config.momentum_final,
             momentum_saturate_epoch=config.momentum_saturate_epoch,
             updates_per_epoch=updates,
-            name=name,
+            **common,
         )
 
     gan.compile(
