@@ -8,7 +8,8 @@ configuration exactly:
     python train.py --model_dir=runs/mnist
     python train.py --preset=paper --model_dir=runs/paper
 
-Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`);
+Any TFDS image dataset works (`--dataset=fashion_mnist --arch=conv`), and so
+does a folder of your own images (`--dataset=folder:PATH --image_size=32`);
 `--preset=dcgan --dataset=cifar10` trains the DCGAN of Radford et al. (2015)
 with Adam (docs/dcgan.md). A run
 resumes from its newest checkpoint when `--model_dir` already holds one.
@@ -21,6 +22,7 @@ import dataclasses
 
 from absl import app, flags
 
+from gan_keras.data.streaming import SOURCES
 from gan_keras.nets.gan import UPDATES
 from gan_keras.nets.losses import G_LOSSES
 from gan_keras.nets.models import ARCHS
@@ -62,7 +64,21 @@ def define_flags():
     )
 
     flags.DEFINE_string(
-        "dataset", _D.dataset, "TFDS image dataset name, e.g. mnist, cifar10; or ring8 (2-D toy, --arch=points)."
+        "dataset",
+        _D.dataset,
+        "TFDS image dataset name, e.g. mnist, cifar10; ring8 (2-D toy, --arch=points); or folder:PATH, a "
+        "directory of PNG/JPEG images (one sub-folder per class gives labels for --conditional).",
+    )
+    flags.DEFINE_integer(
+        "image_size", _D.image_size, "folder:PATH only: images are resized and centre-cropped to this square "
+        "size (0: the first image's size)."
+    )
+    flags.DEFINE_integer(
+        "image_channels", _D.image_channels, "folder:PATH only: 1 (grayscale) or 3 (RGB); 0: the first image's."
+    )
+    flags.DEFINE_enum(
+        "data_source", _D.data_source, list(SOURCES), "folder:PATH only: memory holds the decoded images in RAM, "
+        "stream reads them from disk each epoch (same batches); auto: memory up to 2 GiB of decoded images."
     )
     flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: $TFDS_DATA_DIR, then TFDS's).")
     flags.DEFINE_string("model_dir", _D.model_dir, "Where checkpoints, logs and the generator go.")

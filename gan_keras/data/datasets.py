@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from gan_keras.data import folder
 from gan_keras.data.spec import SYNTHETIC as _SYNTHETIC
 from gan_keras.data.spec import describe, resolve_data_dir, splits
 
@@ -39,7 +40,9 @@ __all__ = [
     "load_labelled_images",
     "num_classes",
     "resolve_data_dir",
+    "finish",
     "split_name",
+    "step_indices",
     "to_float",
 ]
 
@@ -98,8 +101,11 @@ def load_images(name, role="train", data_dir=None):
     >>> load_images("mnist", "test").shape  # doctest: +SKIP
     (10000, 28, 28, 1)
 
-    For `ring8`, float32 points `[n, 2]` instead.
+    For `ring8`, float32 points `[n, 2]` instead; for `folder:PATH`, its
+    images at the first image's size (training images only).
     """
+    if folder.is_folder(name):
+        return _folder_split(name, role, data_dir)[0]
     if name in _SYNTHETIC:
         return _SYNTHETIC[name].load_split(role)
     return _load_features(name, role, data_dir, ("image",))[0]
@@ -115,9 +121,18 @@ def load_labelled_images(name, role="train", data_dir=None):
     array([2, 0, 4])
     """
     num_classes(name, data_dir)  # a clear error if there are no labels
+    if folder.is_folder(name):
+        return _folder_split(name, role, data_dir)
     if name in _SYNTHETIC:
         return _SYNTHETIC[name].load_split(role, with_labels=True)
     return _load_features(name, role, data_dir, ("image", "label"))
+
+
+def _folder_split(name, role, data_dir):
+    """`(images, labels)` of a folder's training images (a one-line error for another role)."""
+    describe(name, data_dir).split(role)
+    index, images = folder.scan(folder.folder_path(name))
+    return images, index.labels
 
 
 # (name, split, resolved data dir, feature keys) -> tuple of read-only arrays.
@@ -227,37 +242,48 @@ class TrainingData:
         TensorShape([100, 1, 28, 28, 1])
         """
         images = tf.constant(self.images)
-        n = len(self.images)
-        per_step = self.k * self.batch_size
-        steps = self.steps_per_epoch
-        if steps < 1:
-            raise ValueError(
-                f"batch_size * k = {per_step} exceeds the {n} training images."
-            )
-        first_epoch, offset = divmod(int(initial_step), steps)
-
-        def epoch_batches(epoch):
-            keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
-            order = tf.argsort(keys)[: steps * per_step]
-            return tf.data.Dataset.from_tensor_slices(
-                tf.reshape(order, [steps, self.batch_size, self.k])
-            )
-
-        # Under multi-worker training, every worker takes its slice of each
-        # global batch (the data is in memory: there are no files to shard).
         labels = None if self.labels is None else tf.constant(self.labels, tf.int32)
 
         def element(idx):
             batch = to_float(tf.gather(images, idx))
             return batch if labels is None else (batch, tf.gather(labels, idx))
 
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return (
-            tf.data.Dataset.range(first_epoch, tf.int64.max)
-            .flat_map(epoch_batches)
-            .skip(offset)
-            .map(element, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE)
-            .with_options(options)
-        )
+        steps = step_indices(seed, len(self.images), self.batch_size, self.k, initial_step)
+        return finish(steps.map(element, num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def step_indices(seed, n, batch_size, k, initial_step=0):
+    """The endless `tf.data.Dataset` of each step's example indices, int `[batch_size, k]`, from `initial_step`.
+
+    Epoch `e` is the permutation drawn from the stateless seed `[seed, e]`,
+    cut into `n // (batch_size * k)` steps (the rest is dropped): a pure
+    function of `(seed, step)`, whatever holds the examples.
+
+    Example:
+
+    >>> next(iter(step_indices(0, 10, batch_size=2, k=1))).shape
+    TensorShape([2, 1])
+    """
+    per_step = k * batch_size
+    steps = n // per_step
+    if steps < 1:
+        raise ValueError(f"batch_size * k = {per_step} exceeds the {n} training images.")
+    first_epoch, offset = divmod(int(initial_step), steps)
+
+    def epoch_batches(epoch):
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        order = tf.argsort(keys)[: steps * per_step]
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch_size, k]))
+
+    return tf.data.Dataset.range(first_epoch, tf.int64.max).flat_map(epoch_batches).skip(offset)
+
+
+def finish(dataset):
+    """Prefetches a training dataset and sets its sharding for `tf.distribute`.
+
+    Under multi-worker training, every worker takes its slice of each global
+    batch (the source is random-access: there are no files to shard).
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)

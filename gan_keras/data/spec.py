@@ -21,7 +21,7 @@ import os
 
 import tensorflow_datasets as tfds
 
-from gan_keras.data import ring
+from gan_keras.data import folder, ring
 
 __all__ = [
     "ROLES",
@@ -73,28 +73,65 @@ class DatasetSpec:
     shape: tuple
     num_classes: int
     splits: tuple  # ((role, split), ...) for ROLES
-    source: str  # "tfds" or "synthetic"
+    source: str  # "tfds", "synthetic" or "folder"
     data_dir: str = None
 
     def split(self, role):
-        """The split read for `role` (`"train"`, `"validation"` or `"test"`)."""
-        return dict(self.splits)[role]
+        """The split read for `role` (`"train"`, `"validation"` or `"test"`).
+
+        Raises:
+            ValueError: one line, for a role the dataset does not have (a
+                folder of images has training images only).
+        """
+        roles = dict(self.splits)
+        if role not in roles:
+            raise ValueError(
+                f"dataset {self.name!r} has no {role} images (a folder of images is a training set only); "
+                f"it has: {', '.join(roles)}."
+            )
+        return roles[role]
 
     def require_labels(self):
         """`num_classes`; a `ValueError` naming the dataset if it has no class labels."""
         if not self.num_classes:
-            raise ValueError(f"dataset {self.name!r} has no class labels (a 'label' ClassLabel feature).")
+            where = "one sub-folder per class" if self.source == "folder" else "a 'label' ClassLabel feature"
+            raise ValueError(f"dataset {self.name!r} has no class labels ({where}).")
         return self.num_classes
 
 
-def describe(name, data_dir=None):
-    """The `DatasetSpec` of `name` (a TFDS image dataset or `ring8`), from its metadata only.
+def describe(name, data_dir=None, image_size=0, channels=0, run_dir=None):
+    """The `DatasetSpec` of `name` (a TFDS image dataset, `ring8` or `folder:PATH`), from its metadata only.
+
+    A folder's shape is `image_size` square with `channels` channels, or
+    where 0 the first image's; its classes are its sub-folders (see
+    `gan_keras.data.folder`). A run that has started keeps its folder's
+    facts in `run_dir` (`folder.INDEX_FILE`), which are then used instead:
+    the folder itself need not be there to restore or export the run.
 
     Raises:
         ValueError: one line, if `name` is not a TFDS dataset or has no
-            `image` feature.
+            `image` feature, or is a folder without usable images.
     """
+    if folder.is_folder(name):
+        index = folder.read_index(run_dir) if run_dir else None
+        if index is not None:
+            classes = len(index.class_names) if index.labels is not None else 0
+            return DatasetSpec(name, tuple(index.shape), classes, (("train", "train"),), "folder")
+        return _describe_folder(name, int(image_size), int(channels))
+    if image_size or channels:
+        raise ValueError(
+            f"--image_size and --image_channels are for --dataset={folder.PREFIX}PATH; {name!r} has its own shape "
+            "(use 0)."
+        )
     return _describe(name, resolve_data_dir(data_dir))
+
+
+@functools.lru_cache(maxsize=64)  # a folder's listing is read once per process
+def _describe_folder(name, image_size, channels):
+    path = folder.folder_path(name)
+    files, labels, class_names = folder.list_images(path)
+    shape = folder.first_image_shape(path, files, image_size, channels)
+    return DatasetSpec(name, shape, len(class_names) if labels is not None else 0, (("train", "train"),), "folder")
 
 
 @functools.lru_cache(maxsize=64)  # metadata do not change while a process runs

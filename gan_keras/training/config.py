@@ -5,7 +5,8 @@ import json
 import os
 
 from gan_keras import data as data_lib
-from gan_keras.data import ring
+from gan_keras.data import folder, ring
+from gan_keras.data.streaming import SOURCES
 from gan_keras.nets import streams
 from gan_keras.nets.gan import UPDATES
 from gan_keras.nets.losses import G_LOSSES
@@ -37,7 +38,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
 # other values cannot be resumed or exported with these.
-ARCHITECTURE_FIELDS = ("dataset", "arch", "latent_dim", "noise", "conditional")
+ARCHITECTURE_FIELDS = ("dataset", "image_size", "image_channels", "arch", "latent_dim", "noise", "conditional")
 # Fields that fix what a checkpoint's optimiser state is (SGD's velocities,
 # Adam's moments): a model_dir cannot be resumed with other values (but a
 # generator trained with any can be exported).
@@ -78,6 +79,9 @@ class TrainConfig:
 
     dataset: str = "mnist"
     data_dir: str = None
+    image_size: int = 0
+    image_channels: int = 0
+    data_source: str = "auto"
     model_dir: str = "runs/mnist"
     arch: str = "mlp"
     latent_dim: int = 100
@@ -144,6 +148,7 @@ class TrainConfig:
             ("g_loss", G_LOSSES),
             ("strategy", distribute.STRATEGIES),
             ("optimizer", OPTIMIZERS),
+            ("data_source", SOURCES),
         ):
             if getattr(self, name) not in accepted:
                 raise ConfigError(
@@ -227,12 +232,19 @@ class TrainConfig:
             raise ConfigError(
                 f"--k={self.k} needs --update=alternating; --update=simultaneous uses k=1."
             )
+        if self.image_size < 0 or self.image_size == 1:
+            raise ConfigError(f"--image_size must be 0 (the first image's size) or >= 2; got {self.image_size}.")
+        if self.image_channels not in (0, 1, 3):
+            raise ConfigError(
+                f"--image_channels={self.image_channels} is not valid; accepted: 0 (the first image's), "
+                "1 (grayscale), 3 (RGB)."
+            )
         if self.data_dir and not os.path.isdir(self.data_dir):
             raise ConfigError(f"--data_dir={self.data_dir} is not a directory.")
         try:
             spec = self.dataset_spec()
         except ValueError as e:
-            raise ConfigError(f"--dataset: {e}") from None
+            raise ConfigError(str(e) if str(e).startswith("--") else f"--dataset: {e}") from None
         if (self.dataset == ring.NAME) != (self.arch == "points"):
             raise ConfigError(
                 f"--dataset={self.dataset} with --arch={self.arch}: --arch=points is for the "
@@ -261,6 +273,11 @@ class TrainConfig:
             raise ConfigError(
                 f"--parzen_every_epochs is for image datasets; {ring.NAME} logs modes_covered instead (use 0)."
             )
+        if self.parzen_every_epochs and folder.is_folder(self.dataset):
+            raise ConfigError(
+                "--parzen_every_epochs needs validation and test images; a folder of images has training "
+                "images only (use 0)."
+            )
 
     def architecture(self):
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
@@ -271,8 +288,12 @@ class TrainConfig:
         return streams.stream_seed(self.seed, purpose, restart, layout)
 
     def dataset_spec(self):
-        """The `data.DatasetSpec` of `dataset` (read once per process from its metadata)."""
-        return data_lib.describe(self.dataset, self.data_dir)
+        """The `data.DatasetSpec` of `dataset` (read once per process from its metadata).
+
+        A folder run that has started is described by the file list kept in
+        its `model_dir`, so it restores and exports without the folder.
+        """
+        return data_lib.describe(self.dataset, self.data_dir, self.image_size, self.image_channels, self.model_dir)
 
     def num_classes(self):
         """Classes G and D are conditioned on: 0 unless `conditional`."""

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from gan_keras import data as data_lib
-from gan_keras.data import ring
+from gan_keras.data import folder, ring, streaming
 from gan_keras.evaluation.callbacks import ClassifierMetricsCallback, ParzenCallback
 from gan_keras.evaluation.protocol import load_protocol_data
 from gan_keras.nets import streams
@@ -129,14 +129,20 @@ def _log_recovery(log_dir, gan, restart, message):
 
 
 def _training_data(config):
-    """The run's `TrainingData`; a dataset that cannot be loaded is a `ConfigError`."""
+    """The run's `TrainingData` (or `StreamingData`); a dataset that cannot be loaded is a `ConfigError`."""
     try:
+        if folder.is_folder(config.dataset):
+            return streaming.folder_training_data(
+                folder.folder_path(config.dataset), config.batch_size, config.k, labels=config.conditional,
+                image_size=config.image_size, channels=config.image_channels, source=config.data_source,
+                run_dir=config.model_dir,
+            )
         if config.conditional:
             images, labels = data_lib.load_labelled_images(config.dataset, "train", config.data_dir)
         else:
             images, labels = data_lib.load_images(config.dataset, "train", config.data_dir), None
     except ValueError as e:
-        raise ConfigError(f"--dataset: {e}") from None
+        raise ConfigError(str(e) if str(e).startswith("--") else f"--dataset: {e}") from None
     return data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
 
 
