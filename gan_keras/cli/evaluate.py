@@ -11,7 +11,13 @@ line and writes `MODEL_DIR/parzen.json`. For 28x28x1 images it also scores the
 same 10,000 samples with the MNIST classifier of `gan_keras.evaluation.classifier`
 (`gan_keras.evaluation.classifier_metrics`: MNIST score, Frechet distance to the test
 images, class coverage), stored under `classifier_metrics` in the JSON;
-`--noclassifier_metrics` skips them.
+`--noclassifier_metrics` skips them. With them come precision/recall and
+density/coverage on the classifier's features (`gan_keras.evaluation.feature_metrics`,
+under `classifier_manifold_metrics`; `--nomanifold_metrics` skips them).
+`--inception_weights=PATH` (a local InceptionV3 notop weights file; nothing is
+downloaded) adds FID, KID and precision/recall/density/coverage on Inception-v3
+features (`gan_keras.evaluation.inception`, under `inception_metrics`), for any
+image shape.
 
 During training, `ParzenCallback` and `ClassifierMetricsCallback` add their
 estimates to the epoch logs.
@@ -22,7 +28,7 @@ import os
 from absl import app, flags
 
 from gan_keras.evaluation import classifier_metrics as metrics_lib
-from gan_keras.evaluation import parzen
+from gan_keras.evaluation import feature_metrics, inception, parzen
 from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import load_config, restoring
 from gan_keras.utils import cli
@@ -81,7 +87,8 @@ def evaluate_model_dir(
             reference of the Frechet distance.
         ema: evaluate the averaged generator if the run kept one
             (`--ema_decay`); False: the trained weights themselves.
-        **kwargs: passed to `evaluate_generator` (`classifier_metrics`) and
+        **kwargs: passed to `evaluate_generator` (`classifier_metrics`,
+            `manifold_metrics`, `inception_model`) and
             `parzen.parzen_evaluate`.
 
     Returns:
@@ -141,6 +148,20 @@ def define_flags():
         "Also score the samples with the MNIST classifier (MNIST score, Frechet distance to the "
         "test images, classes covered); 28x28x1 data only, skipped with a note for other shapes.",
     )
+    flags.DEFINE_bool(
+        "manifold_metrics",
+        True,
+        "With the classifier metrics: precision/recall (k=3) and density/coverage (k=5) of the samples' "
+        "MNIST classifier features against the test images' (~10 s for 10,000 vs 10,000).",
+    )
+    flags.DEFINE_string(
+        "inception_weights",
+        None,
+        "A local InceptionV3 notop weights file (.h5, e.g. keras' "
+        f"{inception.WEIGHTS_FILE} from {inception.WEIGHTS_URL}): adds FID, KID and "
+        "precision/recall/density/coverage on Inception-v3 pool features (any image shape). "
+        "Nothing is downloaded.",
+    )
 
     flags.register_multi_flags_validator(
         ["model_dir", "generator"],
@@ -181,6 +202,11 @@ def _classifier_metrics_setting():
 def main(argv):
     del argv
     try:
+        inception_model = (
+            inception.load_inception(FLAGS.inception_weights, "--inception_weights")
+            if FLAGS.inception_weights is not None
+            else None
+        )
         result = evaluate_model_dir(
             FLAGS.model_dir,
             checkpoint=FLAGS.checkpoint,
@@ -195,7 +221,11 @@ def main(argv):
             seed=[int(s) for s in FLAGS.seed],
             batch_size=FLAGS.batch_size,
             classifier_metrics=_classifier_metrics_setting(),
+            manifold_metrics=FLAGS.manifold_metrics,
+            inception_model=inception_model,
         )
+        if inception_model is not None:
+            result["inception_metrics"]["weights"] = os.path.abspath(FLAGS.inception_weights)
     except ValueError as e:
         cli.fail(PROGRAM, e)
     output = FLAGS.output or os.path.join(FLAGS.model_dir or os.path.dirname(FLAGS.generator), RESULT_FILE)
@@ -207,6 +237,10 @@ def main(argv):
         print(metrics_lib.result_line(result["classifier_metrics"]))
     elif FLAGS.classifier_metrics:
         print(result["classifier_metrics_skipped"])
+    if "classifier_manifold_metrics" in result:
+        print(feature_metrics.manifold_line(result["classifier_manifold_metrics"], "MNIST classifier features"))
+    if "inception_metrics" in result:
+        print(inception.inception_line(result["inception_metrics"]))
     print(f"Wrote {output}.")
 
 

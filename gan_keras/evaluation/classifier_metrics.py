@@ -149,8 +149,11 @@ def class_coverage(probs, threshold=DEFAULT_THRESHOLD):
     return histogram, int(np.sum(histogram >= float(threshold)))
 
 
-def as_float_images(images, name="images"):
+def as_float_images(images, name="images", shape=classifier_lib.IMAGE_SHAPE):
     """`images` as float32 `[n, 28, 28, 1]` in [0, 1]: uint8 are divided by 255.
+
+    `shape=None` accepts any `[n, height, width, channels]` with 1 or 3
+    channels (`[n, height, width]` is grayscale).
 
     Raises a `ValueError` naming `name` for another shape, an empty set, or
     float values outside [0, 1] (e.g. unscaled 0..255 floats).
@@ -159,11 +162,19 @@ def as_float_images(images, name="images"):
 
     >>> float(as_float_images(np.full((2, 28, 28, 1), 255, np.uint8)).max())
     1.0
+    >>> as_float_images(np.zeros((2, 32, 32, 3), np.uint8), shape=None).shape
+    (2, 32, 32, 3)
     """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4 or tuple(images.shape[1:]) != classifier_lib.IMAGE_SHAPE or len(images) == 0:
+    if shape is None:
+        if images.ndim != 4 or images.shape[-1] not in (1, 3) or min(images.shape) == 0:
+            raise ValueError(
+                f"{name} must be a non-empty batch of images, [n, height, width, channels] with 1 or 3 "
+                f"channels (or [n, height, width]); got shape {images.shape}."
+            )
+    elif images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape) or len(images) == 0:
         raise ValueError(
             f"{name} must be a non-empty batch of 28x28x1 images, [n, 28, 28, 1] (or [n, 28, 28]); "
             f"got shape {images.shape}; the classifier is for MNIST-like 28x28 grayscale images."

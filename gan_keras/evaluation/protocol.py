@@ -1,6 +1,8 @@
 """The Parzen-window protocol of Table 1 and the classifier metrics, on one generator's samples.
 
-`evaluate_generator` draws the samples once and scores them both ways; the
+`evaluate_generator` draws the samples once and scores them both ways (and,
+if asked, with precision/recall and density/coverage on the classifier's
+features, and FID/KID/precision-recall on Inception-v3 features); the
 `gan-keras-evaluate` command (`gan_keras.cli.evaluate`) runs it on a
 training run's generator.
 """
@@ -13,7 +15,7 @@ import numpy as np
 from gan_keras import data as data_lib
 from gan_keras.evaluation import classifier as classifier_lib
 from gan_keras.evaluation import classifier_metrics as metrics_lib
-from gan_keras.evaluation import parzen
+from gan_keras.evaluation import feature_metrics, inception, parzen
 from gan_keras.nets.gan import num_classes
 
 __all__ = [
@@ -65,7 +67,10 @@ def conditional_labels(generator, num_samples, seed):
     return np.asarray(generator.sample_inputs(int(num_samples), np.asarray(seed, np.int32))[1])
 
 
-def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=None, **kwargs):
+def evaluate_generator(
+    restored, test, valid, classifier_metrics=None, dataset=None, manifold_metrics=False, inception_model=None,
+    **kwargs,
+):
     """Runs the protocol on a restored generator (`restoring.load_generator`).
 
     The generator's samples (`num_samples`, drawn with `seed`) are drawn once
@@ -81,6 +86,12 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
             skipped with a note otherwise; True: required (a `ValueError`
             for other shapes); False: skipped.
         dataset: the dataset's name, for the note when they are skipped.
+        manifold_metrics: with the classifier metrics, also precision,
+            recall, density and coverage of the samples' classifier features
+            against `test`'s (`feature_metrics.manifold_metrics`).
+        inception_model: an `inception.load_inception` model: adds FID, KID
+            and precision/recall/density/coverage on its features, samples
+            against `test` (any image shape).
         **kwargs: passed to `parzen.parzen_evaluate` (`num_samples`,
             `sigmas`, `sigma`, `seed`, batch sizes).
 
@@ -90,7 +101,11 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
         which says nothing of it), `seconds` (Parzen
         protocol time, sampling included), `date`, and either
         `classifier_metrics` (`classifier_metrics.classifier_metrics`' dict
-        plus its `seconds`) or `classifier_metrics_skipped` (the reason).
+        plus its `seconds`) or `classifier_metrics_skipped` (the reason);
+        with `manifold_metrics`, `classifier_manifold_metrics`
+        (`manifold_metrics`' dict and `seconds`); with `inception_model`,
+        `inception_metrics` (`inception.metrics_from_features`' dict and
+        `seconds`).
 
     Example:
 
@@ -123,10 +138,23 @@ def evaluate_generator(restored, test, valid, classifier_metrics=None, dataset=N
         result["classifier_metrics_skipped"] = skip
     else:
         start = time.perf_counter()
-        metrics = metrics_lib.classifier_metrics(
-            samples, test, labels=conditional_labels(restored.generator, num_samples, seed)
+        classifier = classifier_lib.load_classifier()
+        probs, features = metrics_lib.classifier_outputs(samples, classifier)
+        _, reference = metrics_lib.classifier_outputs(test, classifier, name="reference_images")
+        metrics = metrics_lib.metrics_from_outputs(
+            probs, features, reference, labels=conditional_labels(restored.generator, num_samples, seed)
         )
         metrics["seconds"] = round(time.perf_counter() - start, 2)
         result["classifier_metrics"] = metrics
+        if manifold_metrics:
+            start = time.perf_counter()
+            manifold = feature_metrics.manifold_metrics(features, reference)
+            result["classifier_manifold_metrics"] = {**manifold, "seconds": round(time.perf_counter() - start, 2)}
+    if inception_model is not None:
+        start = time.perf_counter()
+        features = inception.inception_features(samples, inception_model, name="samples")
+        reference = inception.inception_features(test, inception_model, name="reference_images")
+        metrics = inception.metrics_from_features(features, reference)
+        result["inception_metrics"] = {**metrics, "seconds": round(time.perf_counter() - start, 2)}
     return result
 
