@@ -224,6 +224,16 @@ def _reason(error):
     return re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
 
 
+def _decode_all(root, files, shape, chunk=1024):
+    """Each file's image (or why it cannot be decoded), in order, decoded by parallel threads a chunk at a time.
+
+    Chunks keep the pending work, and so memory, bounded whatever the number of files.
+    """
+    with concurrent.futures.ThreadPoolExecutor(_THREADS) as pool:
+        for start in range(0, len(files), chunk):
+            yield from pool.map(lambda f: _decode_file(root, f, shape), files[start : start + chunk])
+
+
 def scan(path, image_size=0, channels=0, keep_images=True):
     """Decodes every image of a folder once: `(FolderIndex, images or None)`.
 
@@ -242,16 +252,15 @@ def scan(path, image_size=0, channels=0, keep_images=True):
     shape = first_image_shape(path, files, image_size, channels)
     good, kept, skipped = [], [], []
     total = np.zeros(shape, np.int64)
-    with concurrent.futures.ThreadPoolExecutor(_THREADS) as pool:
-        for i, image in enumerate(pool.map(lambda f: _decode_file(path, f, shape), files)):
-            if isinstance(image, str):
-                print(f"warning: {_flag(path)}: skipping {os.path.join(path, files[i])}: {image}", file=sys.stderr)
-                skipped.append(files[i])
-                continue
-            good.append(i)
-            total += image
-            if keep_images:
-                kept.append(image)
+    for i, image in enumerate(_decode_all(path, files, shape)):
+        if isinstance(image, str):
+            print(f"warning: {_flag(path)}: skipping {os.path.join(path, files[i])}: {image}", file=sys.stderr)
+            skipped.append(files[i])
+            continue
+        good.append(i)
+        total += image
+        if keep_images:
+            kept.append(image)
     if not good:
         raise ValueError(f"{_flag(path)}: none of its {len(files)} image files can be decoded.")
     if skipped:
@@ -276,14 +285,13 @@ def load(index):
         ValueError: one line naming the file, if one of them can no longer be decoded.
     """
     images = np.empty((len(index), *index.shape), np.uint8)
-    with concurrent.futures.ThreadPoolExecutor(_THREADS) as pool:
-        for i, image in enumerate(pool.map(lambda f: _decode_file(index.root, f, index.shape), index.files)):
-            if isinstance(image, str):
-                raise ValueError(
-                    f"{_flag(index.root)}: {os.path.join(index.root, index.files[i])}, one of this run's "
-                    f"images, cannot be decoded any more ({image}); restore it or start a new run."
-                )
-            images[i] = image
+    for i, image in enumerate(_decode_all(index.root, index.files, index.shape)):
+        if isinstance(image, str):
+            raise ValueError(
+                f"{_flag(index.root)}: {os.path.join(index.root, index.files[i])}, one of this run's "
+                f"images, cannot be decoded any more ({image}); restore it or start a new run."
+            )
+        images[i] = image
     return images
 
 
