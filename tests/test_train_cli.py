@@ -18,7 +18,7 @@ from gan_keras.training import ConfigError, TrainConfig
 
 QUICK = ["--steps_per_epoch=15", "--verbose=0"]
 BAD_FLAGS = [
-    ("--arch=rnn", "flag --arch=rnn: value should be one of <mlp|conv|points>"),
+    ("--arch=rnn", "flag --arch=rnn: value should be one of <mlp|conv|points|dcgan>"),
     ("--k=0", "--k must be >= 1; got 0."),
     ("--dataset=no_such_set", "--dataset: dataset 'no_such_set' is not a TFDS dataset"),
 ]
