@@ -146,6 +146,12 @@ def define_flags():
         "Keep an exponential moving average of G's weights with this decay per step, e.g. 0.9999 "
         "(0: off, the paper). Training is unchanged; evaluation, samples and export use the average.",
     )
+    flags.DEFINE_float(
+        "ema_power",
+        _D.ema_power,
+        "Until --ema_decay is reached, the average weighs G's weights of step s in proportion to "
+        "s**ema_power (0: the mean of all steps; 8: the last tenth or so; --preset=table1: 1).",
+    )
     flags.DEFINE_enum(
         "on_collapse",
         _D.on_collapse,

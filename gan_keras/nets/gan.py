@@ -28,20 +28,27 @@ def _multi_worker(strategy):
     ) and strategy.extended._in_multi_worker_mode()  # Keras' own test, too.
 
 
-def ema_decay_at(decay, step):
-    """The EMA decay used at G step `step` (1-based): `min(decay, step / (step + 9))`.
+def ema_decay_at(decay, step, power=8.0):
+    """The EMA decay used at G step `step` (1-based): `min(decay, step / (step + power + 1))`.
 
-    As `tf.train.ExponentialMovingAverage` with `num_updates`: early on the
-    average follows G closely, later it averages over about `1 / (1 - decay)`
-    steps (10,000 for 0.9999, 20 epochs of MNIST).
+    Until the cap `decay` is reached the average is a polynomial-decay
+    average (Shamir & Zhang, 2013): after `t` steps it weighs G's weights
+    of step `s` in proportion to `s ** power`, so it spans the whole run so
+    far, with its weight on the last `1 / (power + 1)` or so (`power=0`: the
+    plain mean of all steps; `power=8`, the default, is the warm-up of
+    `tf.train.ExponentialMovingAverage` with `num_updates`). From step
+    `(power + 1) * decay / (1 - decay)` on it is an exponential moving average
+    over about `1 / (1 - decay)` steps (10,000 for 0.9999).
 
     Example:
 
     >>> [round(float(ema_decay_at(0.9999, t)), 4) for t in (1, 1000, 10**6)]
     [0.1, 0.9911, 0.9999]
+    >>> [round(float(ema_decay_at(0.999995, t, power=1.0)), 4) for t in (1, 1000)]
+    [0.3333, 0.998]
     """
     step = tf.cast(step, tf.float32)
-    return tf.minimum(tf.constant(decay, tf.float32), step / (step + 9.0))
+    return tf.minimum(tf.constant(decay, tf.float32), step / (step + (power + 1.0)))
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
@@ -79,9 +86,11 @@ class GAN(keras.Model):
     Weight averaging (not in the paper): with `ema_decay` in (0, 1), the GAN
     also keeps `ema_generator`, an exponential moving average of G's weights,
     `ema <- d * ema + (1 - d) * G` after every G step, which starts as a copy
-    of G; `d = min(ema_decay, t / (t + 9))` at G step `t` (`ema_decay_at`:
-    the warm-up of `tf.train.ExponentialMovingAverage`), so the average
-    forgets the untrained initial weights within the first few thousand steps. It does not change training; it is the generator
+    of G; `d = min(ema_decay, t / (t + ema_power + 1))` at G step `t`
+    (`ema_decay_at`; the default `ema_power=8` is the warm-up of
+    `tf.train.ExponentialMovingAverage`), so the average forgets the
+    untrained initial weights early and, until the cap `ema_decay` is
+    reached, weighs step `s` in proportion to `s ** ema_power`. It does not change training; it is the generator
     to sample from (`inference_generator`), because averaging smooths out the
     step-to-step oscillation of adversarial training (Yazici et al., 2019).
 
@@ -102,6 +111,7 @@ class GAN(keras.Model):
         update="simultaneous",
         seed=None,
         ema_decay=None,
+        ema_power=8.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -118,9 +128,12 @@ class GAN(keras.Model):
             )
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1), or None for no averaging; got {ema_decay}.")
+        if ema_power < 0:
+            raise ValueError(f"ema_power must be >= 0; got {ema_power}.")
         self.generator = generator
         self.discriminator = discriminator
         self.ema_decay = ema_decay
+        self.ema_power = float(ema_power)
         self.ema_generator = None
         if ema_decay is not None:
             self.ema_generator = generator.__class__.from_config(
@@ -316,7 +329,7 @@ class GAN(keras.Model):
         """ema <- d * ema + (1 - d) * G with d = ema_decay_at(step), on every replica's copy."""
         if self.ema_generator is None:
             return
-        decay = ema_decay_at(self.ema_decay, self.g_optimizer.iterations)
+        decay = ema_decay_at(self.ema_decay, self.g_optimizer.iterations, self.ema_power)
 
         def update(strategy):
             # Mirrored variables are updated in cross-replica context, as
@@ -340,6 +353,7 @@ class GAN(keras.Model):
             update=self.update,
             seed=self.seed,
             ema_decay=self.ema_decay,
+            ema_power=self.ema_power,
         )
         return config
 

@@ -62,6 +62,7 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
         update=config.update,
         seed=config.stream_seed("noise"),
         ema_decay=config.ema_decay or None,
+        ema_power=config.ema_power,
     )
 
     def optimizer(name, updates):
