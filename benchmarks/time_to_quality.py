@@ -89,14 +89,20 @@ def hardware(cores=None):
 
 
 def command(config):
-    """The train.py command of a run's config: the flags that differ from the defaults."""
-    from gan_keras.training import TrainConfig
+    """The train.py command of a run's config: the preset it matches, then the flags that differ from it."""
+    from gan_keras.training import PRESETS, TrainConfig
 
-    default = TrainConfig()
-    changed = [
-        f"--{k}={v}" for k, v in sorted(config.items()) if k not in ("data_dir", "rng_streams", "verbose") and getattr(default, k, None) != v
+    matching = [
+        name for name, overrides in PRESETS.items() if overrides and all(config.get(k) == v for k, v in overrides.items())
     ]
-    return " ".join(["python train.py", *changed])
+    preset = max(matching, key=lambda name: len(PRESETS[name]), default="default")
+    base = TrainConfig.preset(preset)
+    changed = [
+        f"--{k}={v}"
+        for k, v in sorted(config.items())
+        if k not in ("data_dir", "rng_streams", "verbose") and getattr(base, k, None) != v
+    ]
+    return " ".join(["python train.py", *([f"--preset={preset}"] if preset != "default" else []), *changed])
 
 
 def write_pretrained(model_dir, checkpoint, row, out_dir, log=None):

@@ -31,6 +31,13 @@ def time_to_quality_summary(name, entry, target=225.0, budget=BUDGET_MINUTES):
     )
 
 
+def averaging(config):
+    """How the run averaged G: `EMA decay D, power P`, or `no averaging`."""
+    if not config["ema_decay"]:
+        return "no averaging"
+    return f"EMA decay {config['ema_decay']}, power {config.get('ema_power', 8.0):g}"
+
+
 def time_to_quality_markdown(results):
     """One Markdown table per run: minutes, epoch, then the scores of the averaged and the trained G."""
     out = []
@@ -38,7 +45,7 @@ def time_to_quality_markdown(results):
         out += [time_to_quality_summary(name, entry), ""]
         config = entry["config"]
         out.append(
-            f"**{name}** (`{entry['command']}`; batch {config['batch_size']}, EMA decay {config['ema_decay']}, "
+            f"**{name}** (`{entry['command']}`; batch {config['batch_size']}, {averaging(config)}, "
             f"seed {config['seed']}; {entry['hardware']['usable_cores']} core(s) of {entry['hardware']['cpu']}, "
             f"TF {entry['hardware']['tensorflow']}):"
         )

@@ -18,9 +18,9 @@ SEED = [3, 4]
 DECAY = 0.9
 
 
-def make_gan(ema_decay):
+def make_gan(ema_decay, ema_power=8.0):
     keras.utils.set_random_seed(0)
-    gan = GAN(Generator(latent_dim=10), Discriminator(seed=1), seed=0, ema_decay=ema_decay)
+    gan = GAN(Generator(latent_dim=10), Discriminator(seed=1), seed=0, ema_decay=ema_decay, ema_power=ema_power)
     gan.compile(paper_optimizer(), paper_optimizer())
     gan.build_optimizers()
     return gan
@@ -111,6 +111,31 @@ def test_metric_callbacks_score_the_average():
     for generator, same in ((gan.ema_generator, True), (gan.generator, False)):
         result = parzen.parzen_evaluate(generator, images[30:], images[:30], num_samples=40)
         assert (result["log_likelihood"] == pytest.approx(logged, abs=1e-6)) == same
+
+
+def test_power_one_weighs_each_step_by_its_number():
+    # Below the cap, ema_power=1 is the mean of G at steps 0..T weighted by s + 1
+    # (closed form of the recurrence d_t = t / (t + 2)), not an exponential forgetting.
+    steps = 12
+    gan = make_gan(0.999999, ema_power=1.0)
+    start = [np.asarray(v) for v in gan.generator.weights]
+    record = RecordG()
+    gan.fit(training_data(steps), epochs=1, verbose=0, callbacks=[record])
+    history = [start] + record.weights
+    weights = np.arange(1, steps + 2, dtype=np.float64)
+    weights /= weights.sum()
+    for i, got in enumerate(gan.ema_generator.weights):
+        want = sum(w * np.asarray(h[i], np.float64) for w, h in zip(weights, history))
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+    assert GAN.from_config(gan.get_config()).ema_power == 1.0
+    assert TrainConfig.preset("table1").ema_power == 1.0 and TrainConfig().ema_power == 8.0
+
+
+def test_bad_power_is_refused_naming_the_argument():
+    with pytest.raises(ValueError, match=r"^ema_power must be >= 0"):
+        GAN(Generator(), Discriminator(), ema_decay=0.9, ema_power=-1)
+    with pytest.raises(ConfigError, match=r"^--ema_power must be >= 0 .*got -0.5"):
+        TrainConfig(ema_power=-0.5).validate()
 
 
 def test_bad_decay_is_refused_naming_the_argument():

@@ -28,6 +28,7 @@ from gan_keras.nets.losses import G_LOSSES
 from gan_keras.nets.models import ARCHS
 from gan_keras.nets.noise import NOISE_KINDS
 from gan_keras.nets.optimizers import OPTIMIZERS
+from gan_keras.nets.precision import POLICIES
 from gan_keras.training import PRESETS, ConfigError, TrainConfig, run
 from gan_keras.training.checkpointing import CheckpointError
 from gan_keras.training.distribute import STRATEGIES
@@ -145,6 +146,14 @@ def define_flags():
         _D.ema_decay,
         "Keep an exponential moving average of G's weights with this decay per step, e.g. 0.9999 "
         "(0: off, the paper). Training is unchanged; evaluation, samples and export use the average.",
+    )
+    flags.DEFINE_enum(
+        "mixed_precision",
+        _D.mixed_precision,
+        list(POLICIES),
+        "Compute dtype of G and D (weights stay float32): mixed_float16 (GPUs; a loss scale per network, "
+        "each network's step skipped on overflow) or mixed_bfloat16 (TPUs, recent CPUs). Losses, "
+        "evaluation and saved generators are float32. A run resumes only with the policy it started with.",
     )
     flags.DEFINE_float(
         "ema_power",

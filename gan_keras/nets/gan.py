@@ -244,9 +244,10 @@ class GAN(keras.Model):
         """D's logits on real and fake images in one pass (dropout is per example)."""
         pair_labels = None if labels is None else tf.concat([labels, labels], axis=0)
         logits = self.discriminator(
-            self._with_labels(tf.concat([real, fake], axis=0), pair_labels), training=True
+            self._with_labels(tf.concat([real, tf.cast(fake, real.dtype)], axis=0), pair_labels), training=True
         )
-        real_logits, fake_logits = tf.split(tf.reshape(logits, [-1]), 2)
+        # The losses are float32 whatever D computes in (mixed precision).
+        real_logits, fake_logits = tf.split(tf.cast(tf.reshape(logits, [-1]), tf.float32), 2)
         return real_logits, fake_logits
 
     def _record(self, d_loss, g_loss, real_logits, fake_logits):
@@ -291,8 +292,8 @@ class GAN(keras.Model):
             real_logits, fake_logits = self._discriminate(real, fake, labels)
             d_loss = 0.5 * losses.discriminator_loss(real_logits, fake_logits)
             g_loss = losses.generator_loss(fake_logits, self.g_loss)
-            d_objective = tf.nn.compute_average_loss(d_loss)
-            g_objective = tf.nn.compute_average_loss(g_loss)
+            d_objective = self.d_optimizer.scale_loss(tf.nn.compute_average_loss(d_loss))
+            g_objective = self.g_optimizer.scale_loss(tf.nn.compute_average_loss(g_loss))
         d_grads = tape.gradient(d_objective, d_vars)
         g_grads = tape.gradient(g_objective, g_vars)
         del tape
@@ -312,15 +313,15 @@ class GAN(keras.Model):
             with tf.GradientTape() as tape:
                 real_logits, fake_logits = self._discriminate(real_batch, fake, labels)
                 d_loss = losses.discriminator_loss(real_logits, fake_logits)
-                d_objective = tf.nn.compute_average_loss(d_loss)
+                d_objective = self.d_optimizer.scale_loss(tf.nn.compute_average_loss(d_loss))
             self.d_optimizer.apply(tape.gradient(d_objective, d_vars), d_vars)
         with tf.GradientTape() as tape:
             fake = self._generate(batch_size, labels)
-            g_fake_logits = tf.reshape(
-                self.discriminator(self._with_labels(fake, labels), training=True), [-1]
+            g_fake_logits = tf.cast(
+                tf.reshape(self.discriminator(self._with_labels(fake, labels), training=True), [-1]), tf.float32
             )
             g_loss = losses.generator_loss(g_fake_logits, self.g_loss)
-            g_objective = tf.nn.compute_average_loss(g_loss)
+            g_objective = self.g_optimizer.scale_loss(tf.nn.compute_average_loss(g_loss))
         self.g_optimizer.apply(tape.gradient(g_objective, g_vars), g_vars)
         self._update_ema()
         return self._record(d_loss, g_loss, real_logits, fake_logits)

@@ -265,8 +265,9 @@ class Generator(keras.Model):
         return z, tf.cast(labels, tf.int32)
 
     def sample(self, num_samples, seed, labels=None):
-        """Draws `num_samples` images G(z) (or G(z, labels)) with z ~ p_z from a `[2]` int seed."""
-        return self(self.sample_inputs(num_samples, seed, labels), training=False)
+        """Draws `num_samples` float32 images G(z) (or G(z, labels)) with z ~ p_z from a `[2]` int seed."""
+        # float32 whatever the compute dtype (mixed precision): evaluation and images need it.
+        return keras.ops.cast(self(self.sample_inputs(num_samples, seed, labels), training=False), "float32")
 
     def get_config(self):
         config = super().get_config()

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 
+from gan_keras.nets.precision import float32_copy
 from gan_keras.serving.saved_model import DEFAULT_MAX_SAMPLES, ExportError, export_saved_model
 from gan_keras.serving.warmup import write_warmup_requests
 from gan_keras.training import restoring, save_generator
@@ -61,7 +62,7 @@ def resolve_version(export_dir, version=None):
 
 
 def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES):
-    """Exports `generator` to `export_dir/<version>/` and `export_dir/generator.keras`.
+    """Exports `generator` (in float32) to `export_dir/<version>/` and `export_dir/generator.keras`.
 
     The SavedModel (with its warm-up requests) is written to a hidden temporary dir in `export_dir` and
     renamed into place, so TF Serving never sees a partial version; the
@@ -73,6 +74,7 @@ def export(generator, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES)
     '/tmp/models/gan/1'
     """
     version = resolve_version(export_dir, version)
+    generator = float32_copy(generator)  # a mixed-precision generator is served in float32
     os.makedirs(export_dir, exist_ok=True)
     target = os.path.join(export_dir, str(version))
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)

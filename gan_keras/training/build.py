@@ -7,6 +7,7 @@ from gan_keras.data import images as images_lib
 from gan_keras.nets.gan import GAN
 from gan_keras.nets.models import Discriminator, Generator, output_bias_from_mean
 from gan_keras.nets.optimizers import adam_optimizer, paper_optimizer
+from gan_keras.nets.precision import dtype_policy, float32_copy, loss_scaled
 from gan_keras.utils import storage
 
 __all__ = [
@@ -33,37 +34,38 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
     >>> from gan_keras import TrainConfig
     >>> gan = build_gan(TrainConfig(), (28, 28, 1))
     """
-    output_bias = None
-    if pixel_mean is not None:
-        mean = np.asarray(pixel_mean).reshape(-1, image_shape[-1])
-        mean = mean.reshape(-1) if config.arch == "mlp" else mean.mean(axis=0)
-        output_bias = output_bias_from_mean(mean)
-    generator = Generator(
-        latent_dim=config.latent_dim,
-        image_shape=image_shape,
-        arch=config.arch,
-        noise=config.noise,
-        output_bias=output_bias,
-        num_classes=num_classes,
-        name="generator",
-    )
-    discriminator = Discriminator(
-        image_shape=image_shape,
-        arch=config.arch,
-        seed=config.stream_seed("dropout"),
-        dropout=config.d_dropout,
-        num_classes=num_classes,
-        name="discriminator",
-    )
-    gan = GAN(
-        generator,
-        discriminator,
-        k=config.k,
-        update=config.update,
-        seed=config.stream_seed("noise"),
-        ema_decay=config.ema_decay or None,
-        ema_power=config.ema_power,
-    )
+    with dtype_policy(config.mixed_precision):
+        output_bias = None
+        if pixel_mean is not None:
+            mean = np.asarray(pixel_mean).reshape(-1, image_shape[-1])
+            mean = mean.reshape(-1) if config.arch == "mlp" else mean.mean(axis=0)
+            output_bias = output_bias_from_mean(mean)
+        generator = Generator(
+            latent_dim=config.latent_dim,
+            image_shape=image_shape,
+            arch=config.arch,
+            noise=config.noise,
+            output_bias=output_bias,
+            num_classes=num_classes,
+            name="generator",
+        )
+        discriminator = Discriminator(
+            image_shape=image_shape,
+            arch=config.arch,
+            seed=config.stream_seed("dropout"),
+            dropout=config.d_dropout,
+            num_classes=num_classes,
+            name="discriminator",
+        )
+        gan = GAN(
+            generator,
+            discriminator,
+            k=config.k,
+            update=config.update,
+            seed=config.stream_seed("noise"),
+            ema_decay=config.ema_decay or None,
+            ema_power=config.ema_power,
+        )
 
     def optimizer(name, updates):
         # The learning-rate schedule is the same for both kinds.
@@ -74,14 +76,16 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
             name=name,
         )
         if config.optimizer == "adam":
-            return adam_optimizer(beta_1=config.adam_beta1, beta_2=config.adam_beta2, **common)
-        return paper_optimizer(
-            momentum_initial=config.momentum_initial,
-            momentum_final=config.momentum_final,
-            momentum_saturate_epoch=config.momentum_saturate_epoch,
-            updates_per_epoch=updates,
-            **common,
-        )
+            inner = adam_optimizer(beta_1=config.adam_beta1, beta_2=config.adam_beta2, **common)
+        else:
+            inner = paper_optimizer(
+                momentum_initial=config.momentum_initial,
+                momentum_final=config.momentum_final,
+                momentum_saturate_epoch=config.momentum_saturate_epoch,
+                updates_per_epoch=updates,
+                **common,
+            )
+        return loss_scaled(inner, config.mixed_precision)  # float16: one loss scale per network
 
     gan.compile(
         d_optimizer=optimizer("d_optimizer", updates_per_epoch * config.k),  # k D updates a step
@@ -95,9 +99,9 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
 
 
 def save_generator(generator, path):
-    """Saves a generator as a `.keras` file atomically (temp file + rename); a failed save leaves no temp file."""
+    """Saves a generator as a float32 `.keras` file atomically (temp file + rename); a failed save leaves no temp file."""
     with storage.replacing(path) as tmp:
-        generator.save(tmp)
+        float32_copy(generator).save(tmp)
 
 
 def write_sample_grid(generator, path, rows=10, cols=10, seed=(0, 0)):

@@ -7,7 +7,7 @@ import os
 from gan_keras import data as data_lib
 from gan_keras.data import folder, ring
 from gan_keras.data.streaming import SOURCES
-from gan_keras.nets import streams
+from gan_keras.nets import precision, streams
 from gan_keras.nets.gan import UPDATES
 from gan_keras.nets.losses import G_LOSSES
 from gan_keras.nets.models import ARCHS, check_image_shape
@@ -42,7 +42,7 @@ ARCHITECTURE_FIELDS = ("dataset", "image_size", "image_channels", "arch", "laten
 # Fields that fix what a checkpoint's optimiser state is (SGD's velocities,
 # Adam's moments): a model_dir cannot be resumed with other values (but a
 # generator trained with any can be exported).
-RESUME_FIELDS = ("optimizer",)
+RESUME_FIELDS = ("optimizer", "mixed_precision")
 # The TensorBoard tag (in the `steps` run) of each collapse recovery.
 
 
@@ -68,6 +68,11 @@ class TrainConfig:
     `optimizer` is `"sgd"` (the paper's, with `momentum_*`) or `"adam"` (with
     `adam_beta1`, `adam_beta2`); both follow `learning_rate`, `lr_decay` and
     `min_learning_rate`.
+
+    `mixed_precision="mixed_float16"` or `"mixed_bfloat16"` trains G and D
+    with float32 weights computing in the low precision (for GPUs and TPUs;
+    float16 with a loss scale per network, `gan_keras.nets.precision`);
+    losses, evaluation and every saved generator stay float32.
 
     Example:
 
@@ -117,6 +122,7 @@ class TrainConfig:
     strategy: str = "default"
     tpu: str = None
     jit_compile: bool = False
+    mixed_precision: str = "float32"
     steps_per_execution: int = 1
     log_every_steps: int = 50
     histograms: bool = False
@@ -150,6 +156,7 @@ class TrainConfig:
             ("strategy", distribute.STRATEGIES),
             ("optimizer", OPTIMIZERS),
             ("data_source", SOURCES),
+            ("mixed_precision", precision.POLICIES),
         ):
             if getattr(self, name) not in accepted:
                 raise ConfigError(

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from gan_keras import training
+from gan_keras.nets.precision import float32_copy
 from gan_keras.training.checkpointing import EMA_KEY, checkpoint_paths, has_ema
 from gan_keras.utils.cli import first_line
 
@@ -150,4 +151,5 @@ def _from_checkpoint(config, path, source, ema):
             legacy.restore(path).expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:  # IndexError: a truncated data file
         raise RestoreError(f"{source}: cannot restore the generator: {first_line(e)}") from None
-    return Restored(generator, path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()), ema)
+    # A mixed-precision run's generator is evaluated and exported in float32.
+    return Restored(float32_copy(generator), path, int(gan.g_optimizer.iterations.numpy()), int(epoch.numpy()), ema)
