@@ -379,16 +379,19 @@ def time_to_quality_section(ttq):
             "scored with the full protocol (10,000 samples, sigma from logspace(-1, 0, 10) on 1,000 "
             "validation images, 10,000 test images) and the shipped MNIST classifier on the same samples "
             "(FD: Frechet distance in its features to the test images). Minutes are wall time from the "
-            "start of training. The generator of the last checkpoint within 2 hours is committed as "
+            "start of training. The last checkpoint of the `table1` run is committed as "
             "`pretrained/mnist/generator.keras` (re-score it: `python -m gan_keras.evaluate "
             "--generator=pretrained/mnist/generator.keras`).",
             "",
-            "`--epochs` does not change a run's path (the schedules are functions of the step), so "
-            "`python train.py` with its default 250 epochs passes the same states; the run was stopped "
-            "by SIGTERM at 120 minutes, which saved the mid-epoch checkpoint of the last row. The paper "
-            "preset with an EMA took 5.2 hours to reach the same 222 nats (its long run, below, trained "
-            "by an older version of the code from a converted checkpoint; a from-scratch time-to-quality "
-            "run of the paper preset by the current code is still to be recorded).",
+            "Three runs, seed 0, each trained from scratch. `table1` (`--preset=table1`: the default with "
+            "G averaged over the whole run, each step weighted by its number) trained on both cores and was "
+            "stopped by SIGTERM at 57 minutes, which saved the mid-epoch checkpoint of its last row; the "
+            "test suite ran beside it for half of that time, so its minutes are an upper bound. `paper` "
+            "(`--preset=paper`, the released configuration: no averaging) trained its default 250 epochs "
+            "on one core, beside it. `default` (`python train.py`, averaging about the last tenth of the "
+            "run) trained on one core for 2 hours, in an earlier session, by code whose training is the "
+            "same as today's. `--epochs` does not change a run's path (the schedules are functions of "
+            "the step).",
             "",
             time_to_quality_markdown(ttq),
             "",
