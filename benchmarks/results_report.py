@@ -386,7 +386,7 @@ def time_to_quality_section(ttq):
             "Three runs, seed 0, each trained from scratch. `table1` (`--preset=table1`: the default with "
             "G averaged over the whole run, each step weighted by its number) trained on both cores and was "
             "stopped by SIGTERM at 57 minutes, which saved the mid-epoch checkpoint of its last row; the "
-            "test suite ran beside it for half of that time, so its minutes are an upper bound. `paper` "
+            "test suite ran beside it for about 40 of those minutes, so its minutes are an upper bound. `paper` "
             "(`--preset=paper`, the released configuration: no averaging) trained its default 250 epochs "
             "on one core, beside it. `default` (`python train.py`, averaging about the last tenth of the "
             "run) trained on one core for 2 hours, in an earlier session, by code whose training is the "
