@@ -243,12 +243,14 @@ class GAN(keras.Model):
     def _discriminate(self, real, fake, labels):
         """D's logits on real and fake images in one pass (dropout is per example)."""
         pair_labels = None if labels is None else tf.concat([labels, labels], axis=0)
-        logits = self.discriminator(
-            self._with_labels(tf.concat([real, tf.cast(fake, real.dtype)], axis=0), pair_labels), training=True
-        )
-        # The losses are float32 whatever D computes in (mixed precision).
-        real_logits, fake_logits = tf.split(tf.cast(tf.reshape(logits, [-1]), tf.float32), 2)
+        logits = self._logits(tf.concat([real, tf.cast(fake, real.dtype)], axis=0), pair_labels)
+        real_logits, fake_logits = tf.split(logits, 2)
         return real_logits, fake_logits
+
+    def _logits(self, images, labels):
+        """D's logits on `images` as a float32 vector, whatever D computes in (mixed precision)."""
+        logits = self.discriminator(self._with_labels(images, labels), training=True)
+        return tf.cast(tf.reshape(logits, [-1]), tf.float32)
 
     def _record(self, d_loss, g_loss, real_logits, fake_logits):
         value = -losses.discriminator_loss(real_logits, fake_logits)
@@ -317,9 +319,7 @@ class GAN(keras.Model):
             self.d_optimizer.apply(tape.gradient(d_objective, d_vars), d_vars)
         with tf.GradientTape() as tape:
             fake = self._generate(batch_size, labels)
-            g_fake_logits = tf.cast(
-                tf.reshape(self.discriminator(self._with_labels(fake, labels), training=True), [-1]), tf.float32
-            )
+            g_fake_logits = self._logits(fake, labels)
             g_loss = losses.generator_loss(g_fake_logits, self.g_loss)
             g_objective = self.g_optimizer.scale_loss(tf.nn.compute_average_loss(g_loss))
         self.g_optimizer.apply(tape.gradient(g_objective, g_vars), g_vars)
