@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -156,3 +157,26 @@ def untrained_paper_gan():
     from gan_keras.training import TrainConfig, build_gan
 
     return build_gan(TrainConfig.preset("paper"), (28, 28, 1))
+
+
+PEER_SCRIPT = os.path.join(HERE, "torch_peer.py")
+PEER_REQUIREMENTS = os.path.join(HERE, "torch_peer_requirements.txt")
+DEFAULT_PEER_VENV = os.path.join(os.path.expanduser("~"), ".cache", "gan_keras", "torch_peer_venv")
+
+
+def peer_python(python=None, venv=DEFAULT_PEER_VENV):
+    """The Python of the PyTorch peer's venv: `python` if given, else `venv`'s, made on first use.
+
+    The venv gets `benchmarks/torch_peer_requirements.txt` (PyTorch, NumPy),
+    so the peer never shares this package's environment.
+    """
+    if python:
+        if not os.path.exists(python):
+            sys.exit(f"--peer_python={python} does not exist.")
+        return python
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        print(f"Making the PyTorch peer's venv {venv} (benchmarks/torch_peer_requirements.txt) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "-r", PEER_REQUIREMENTS], check=True)
+    return python

@@ -22,6 +22,7 @@ __all__ = [
     "classifier_metrics_skip_reason",
     "conditional_labels",
     "evaluate_generator",
+    "evaluate_samples",
     "load_protocol_data",
 ]
 
@@ -113,19 +114,56 @@ def evaluate_generator(
     >>> result["classifier_metrics"]["mnist_score"]  # doctest: +SKIP
     9.1...
     """
-    if classifier_metrics not in (None, True, False):
-        raise ValueError(f"classifier_metrics must be None (auto), True or False; got {classifier_metrics!r}.")
     num_samples = kwargs.pop("num_samples", parzen.NUM_SAMPLES)
     seed = kwargs.pop("seed", parzen.SAMPLE_SEED)
     start = time.perf_counter()
     samples = parzen.generator_samples(restored.generator, num_samples, seed)
-    result = parzen.parzen_evaluate(
-        samples, test, valid, num_samples=num_samples, seed=seed, num_valid=len(valid), **kwargs
+    seconds = time.perf_counter() - start
+    result = evaluate_samples(
+        samples, test, valid, classifier_metrics, dataset, manifold_metrics, inception_model,
+        labels=conditional_labels(restored.generator, num_samples, seed), seed=seed, **kwargs,
     )
     result.update(
         epoch=restored.epoch,
         source=restored.source,
         ema=restored.ema,
+        seconds=round(result["seconds"] + seconds, 2),
+    )
+    return result
+
+
+def evaluate_samples(
+    samples, test, valid, classifier_metrics=None, dataset=None, manifold_metrics=False, inception_model=None,
+    labels=None, **kwargs,
+):
+    """Runs the protocol on given samples (all of them are the Parzen centres).
+
+    What `evaluate_generator` does once it has drawn its samples, for
+    samples from elsewhere (another implementation, a saved array).
+
+    Args:
+        samples: `[N, ...]` images in [0, 1].
+        labels: the class each sample was drawn for (conditional models),
+            for the classifier's label accuracy; None otherwise.
+        test, valid, classifier_metrics, dataset, manifold_metrics,
+        inception_model, **kwargs: as for `evaluate_generator`.
+
+    Returns:
+        `parzen_evaluate`'s dict plus `seconds` (the Parzen protocol's),
+        `date` and the metrics `evaluate_generator` lists.
+
+    Example:
+
+    >>> result = evaluate_samples(np.load("samples.npy"), *load_protocol_data())  # doctest: +SKIP
+    >>> result["classifier_metrics"]["classes_covered"]  # doctest: +SKIP
+    10
+    """
+    if classifier_metrics not in (None, True, False):
+        raise ValueError(f"classifier_metrics must be None (auto), True or False; got {classifier_metrics!r}.")
+    samples = np.asarray(samples)
+    start = time.perf_counter()
+    result = parzen.parzen_evaluate(samples, test, valid, num_samples=len(samples), num_valid=len(valid), **kwargs)
+    result.update(
         seconds=round(time.perf_counter() - start, 2),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -141,9 +179,7 @@ def evaluate_generator(
         classifier = classifier_lib.load_classifier()
         probs, features = metrics_lib.classifier_outputs(samples, classifier)
         _, reference = metrics_lib.classifier_outputs(test, classifier, name="reference_images")
-        metrics = metrics_lib.metrics_from_outputs(
-            probs, features, reference, labels=conditional_labels(restored.generator, num_samples, seed)
-        )
+        metrics = metrics_lib.metrics_from_outputs(probs, features, reference, labels=labels)
         metrics["seconds"] = round(time.perf_counter() - start, 2)
         result["classifier_metrics"] = metrics
         if manifold_metrics:
