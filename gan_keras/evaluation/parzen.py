@@ -26,6 +26,9 @@ The protocol (`parzen_evaluate`) follows the authors' released
 then the mean and standard error (std / sqrt(n)) over the test images.
 """
 
+import concurrent.futures
+import os
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -156,19 +159,18 @@ def _augmented_rows(rows, columns, dtype):
     return np.hstack([rows[:, columns], np.ones((len(rows), 1))]).astype(dtype)
 
 
-def _gaps_to_nearest(rows_active, rows_exact, centres, dtype):
-    """Squared distances minus each row's smallest one, and that smallest one.
+def _gaps_to_nearest(gaps, rows_exact, centres, dtype):
+    """Turns `||mu||^2 - 2 x.mu` into squared distances minus each row's smallest one, in place.
 
-    Distances come from `||mu||^2 - 2 x.mu + ||x||^2`, with `rows_active`
-    (`_augmented_rows`) holding only the columns where the data are not all
-    zero (the others add nothing to the products). The distances to each
-    row's `_EXACT_NEAREST` nearest centres are then recomputed exactly, by
-    differences in float64, so the largest kernel terms, which dominate for
-    small sigma, carry no rounding error from the expansion.
+    `gaps` comes from `_augmented_rows(...) @ centres.matrix.T`, with only
+    the columns where the data are not all zero (the others add nothing to
+    the products). The distances to each row's `_EXACT_NEAREST` nearest
+    centres are then recomputed exactly, by differences in float64, so the
+    largest kernel terms, which dominate for small sigma, carry no rounding
+    error from the expansion.
 
-    Returns `(gaps [rows, centres] of dtype, nearest [rows] float64)`.
+    Returns the smallest squared distance of each row, `[rows]` float64.
     """
-    gaps = rows_active @ centres.matrix.T  # ||mu||^2 - 2 x.mu
     # The row's own norm does not change which centres are nearest.
     rows = np.arange(len(gaps))
     nearest = np.empty((len(gaps), min(_EXACT_NEAREST, gaps.shape[1])), np.int64)
@@ -181,12 +183,12 @@ def _gaps_to_nearest(rows_active, rows_exact, centres, dtype):
     row_norms = np.einsum("ij,ij->i", rows_exact, rows_exact)
     gaps += (row_norms - nearest_dist).astype(dtype)[:, None]
     gaps[rows[:, None], nearest] = exact - nearest_dist[:, None]
-    return gaps, nearest_dist
+    return nearest_dist
 
 
-def _block_log_sum_exp(rows_active, rows_exact, centres, sigmas, dtype):
-    """`logsumexp_i(-||x - mu_i||^2 / (2 sigma^2))` for each sigma and row: `[S, rows]`."""
-    gaps, nearest_dist = _gaps_to_nearest(rows_active, rows_exact, centres, dtype)
+def _rows_log_sum_exp(gaps, rows_exact, centres, sigmas, dtype):
+    """`logsumexp_i(-||x - mu_i||^2 / (2 sigma^2))` for each sigma and row of a block's products: `[S, rows]`."""
+    nearest_dist = _gaps_to_nearest(gaps, rows_exact, centres, dtype)
     out = np.empty((len(sigmas), len(gaps)))
     scaled = np.empty_like(gaps)
     for s, sigma in enumerate(sigmas):
@@ -195,6 +197,23 @@ def _block_log_sum_exp(rows_active, rows_exact, centres, sigmas, dtype):
         np.exp(scaled, out=scaled)
         out[s] = np.log(scaled.sum(axis=1).astype(np.float64)) - nearest_dist * inv
     return out
+
+
+def _block_log_sum_exp(rows_active, rows_exact, centres, sigmas, dtype, pool, workers):
+    """`_rows_log_sum_exp` of one block of centres: `[S, rows]`.
+
+    The product runs on BLAS's threads; the element-wise rest (NumPy, one
+    thread per call, the GIL released) is split by rows over `pool`'s threads.
+    """
+    gaps = rows_active @ centres.matrix.T  # ||mu||^2 - 2 x.mu
+    parts = np.array_split(np.arange(len(gaps)), workers)
+    slices = [slice(part[0], part[-1] + 1) for part in parts if len(part)]
+    outs = pool.map(lambda r: _rows_log_sum_exp(gaps[r], rows_exact[r], centres, sigmas, dtype), slices)
+    return np.concatenate(list(outs), axis=1)
+
+
+def _usable_cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def parzen_log_likelihood(
@@ -243,11 +262,13 @@ def parzen_log_likelihood(
         for i in range(0, len(samples), centre_batch_size)
     ]
     chunks = []
-    for j in range(0, len(data), batch_size):
-        rows_exact = data[j : j + batch_size]
-        rows_active = _augmented_rows(rows_exact, columns, dtype)
-        lse = [_block_log_sum_exp(rows_active, rows_exact, b, flat_sigmas, dtype) for b in blocks]
-        chunks.append(np.logaddexp.reduce(np.stack(lse), axis=0))
+    workers = _usable_cores()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for j in range(0, len(data), batch_size):
+            rows_exact = data[j : j + batch_size]
+            rows_active = _augmented_rows(rows_exact, columns, dtype)
+            lse = [_block_log_sum_exp(rows_active, rows_exact, b, flat_sigmas, dtype, pool, workers) for b in blocks]
+            chunks.append(np.logaddexp.reduce(np.stack(lse), axis=0))
     n, d = samples.shape
     log_norm = np.log(n) + d * np.log(flat_sigmas * np.sqrt(2.0 * np.pi))
     ll = np.concatenate(chunks, axis=1) - log_norm[:, None]

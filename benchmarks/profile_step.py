@@ -1,0 +1,141 @@
+"""Where a training step's time goes, op by op, from TensorFlow's own profiler.
+
+    TFDS_DATA_DIR=... python -m benchmarks.profile_step               # both update rules
+    python -m benchmarks.profile_step --rules=simultaneous --steps=50
+
+The paper preset is traced and warmed up through `build_gan` + `GAN.fit`, then
+`--steps` steps of `fit` run under `tf.profiler`. The op events of the trace
+(the `.xplane.pb` TensorBoard's profile plugin reads) are summed by what they
+do: the matmuls, the optimiser updates, maxout's max and its gradient, the
+dropout masks, everything else; the time between ops (dispatch, `fit`'s
+loop, callbacks) is the wall time not covered by any op. Writes
+`benchmarks/profile_step.json`; the trace stays in `--trace_dir` for TensorBoard.
+"""
+
+import collections
+import glob
+import os
+import tempfile
+import time
+
+import tensorflow as tf
+from absl import app, flags
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+from benchmarks import harness
+from gan_keras import data as data_lib
+from gan_keras.training import TrainConfig, build_gan
+from gan_keras.utils import cli
+
+RULES = {"simultaneous": dict(), "alternating": dict(update="alternating")}
+
+flags.DEFINE_list("rules", list(RULES), f"Update rules, of: {', '.join(RULES)}.")
+flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. steps_per_execution=10.")
+flags.DEFINE_integer("steps", 100, "Profiled steps.")
+flags.DEFINE_string("trace_dir", None, "Where the traces go (default: a new temporary directory).")
+flags.DEFINE_string("output", harness.results_file("profile_step.json"), "Results file.")
+FLAGS = flags.FLAGS
+
+
+def category(event_name):
+    """What an op event (`"graph/op/name:OpType"`) does, or None for a non-op event."""
+    name, _, op = event_name.rpartition(":")
+    if not name or not op or "::" in event_name:
+        return None
+    if "MatMul" in op:
+        return "matmul (forward and gradient)"
+    if "optimizer" in name:
+        return "optimiser updates"
+    if "dropout" in name:
+        return "dropout masks and their gradient"
+    if "maxout" in name:
+        return "maxout max and its gradient"
+    return "other ops"
+
+
+def op_seconds(trace_path):
+    """Seconds per category over the op events of the TensorFlow compute threads, and the top ops."""
+    space = xplane_pb2.XSpace()
+    with open(trace_path, "rb") as f:
+        space.ParseFromString(f.read())
+    plane = next(p for p in space.planes if p.name == "/host:CPU")
+    by_category, by_op = collections.Counter(), collections.Counter()
+    intervals = []
+    for line in plane.lines:
+        if not line.name.startswith("tf_Compute"):
+            continue
+        for event in line.events:
+            name = plane.event_metadata[event.metadata_id].name
+            what = category(name)
+            if what is None:
+                continue
+            seconds = event.duration_ps * 1e-12
+            by_category[what] += seconds
+            by_op[name.rpartition(":")[2] + " " + name.rpartition(":")[0].split("/", 1)[-1]] += seconds
+            start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
+            intervals.append((start, start + seconds))
+    return by_category, by_op, covered(intervals)
+
+
+def covered(intervals):
+    """The length of the union of `(start, end)` intervals: the wall time some op was running."""
+    total, end = 0.0, None
+    for a, b in sorted(intervals):
+        if end is None or a > end:
+            total, end = total + (b - a), b
+        elif b > end:
+            total, end = total + (b - end), b
+    return total
+
+
+def profile(rule, images, log_dir):
+    config = TrainConfig.preset("paper", **RULES[rule], **harness.parse_overrides(FLAGS.set))
+    data = data_lib.TrainingData(images, config.batch_size, config.k)
+    gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+    dataset = data.dataset(config.seed)
+    gan.fit(dataset, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)  # tracing and warm-up
+    rule_dir = os.path.join(log_dir, rule)
+    tf.profiler.experimental.start(rule_dir)
+    start = time.perf_counter()
+    gan.fit(dataset, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
+    wall = time.perf_counter() - start
+    tf.profiler.experimental.stop()
+    trace = sorted(glob.glob(os.path.join(rule_dir, "**", "*.xplane.pb"), recursive=True))[-1]
+    by_category, by_op, busy = op_seconds(trace)
+    op_total = sum(by_category.values())
+    ms = lambda seconds: round(1000 * seconds / FLAGS.steps, 3)  # noqa: E731  per step
+    return {
+        "settings": {"preset": "paper", **RULES[rule], **harness.parse_overrides(FLAGS.set)},
+        "steps": FLAGS.steps,
+        "wall_ms_per_step": ms(wall),
+        "ops_running_ms_per_step": ms(busy),
+        "no_op_running_ms_per_step": ms(wall - busy),
+        "op_ms_per_step_summed_over_threads": ms(op_total),
+        "categories": {
+            what: {"ms_per_step": ms(s), "share_of_op_time": round(s / op_total, 4)}
+            for what, s in by_category.most_common()
+        },
+        "top_ops_ms_per_step": {name: ms(s) for name, s in by_op.most_common(15)},
+    }
+
+
+def main(argv):
+    del argv
+    harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, RULES)
+    log_dir = FLAGS.trace_dir or tempfile.mkdtemp(prefix="gan_keras_profile_")
+    images = data_lib.load_images("mnist", "train")
+    results = {}
+    for rule in FLAGS.rules:
+        r = results[rule] = profile(rule, images, log_dir)
+        print(f"{rule}: {r['wall_ms_per_step']:.2f} ms/step wall, ops running {r['ops_running_ms_per_step']:.2f}, "
+              f"none running {r['no_op_running_ms_per_step']:.2f}")
+        for what, c in r["categories"].items():
+            print(f"  {what:36s} {c['ms_per_step']:7.2f} ms/step {100 * c['share_of_op_time']:5.1f}%")
+    name = ",".join(["paper", *FLAGS.set])
+    harness.write_results(FLAGS.output, name, dict(results, date=harness.utc_now(),
+                                                  command=harness.command("benchmarks.profile_step")))
+    print(f"Wrote {FLAGS.output}; traces in {log_dir} (tensorboard --logdir={log_dir}).")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.flags_parser("profile_step.py"))

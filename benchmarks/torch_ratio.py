@@ -1,0 +1,107 @@
+"""gan_keras's training step against a plain PyTorch loop of the same models, in one run.
+
+    TFDS_DATA_DIR=... python -m benchmarks.torch_ratio               # both update rules
+    python -m benchmarks.torch_ratio --peer_python=VENV/bin/python   # a peer venv of your own
+
+The paper preset (batch 100, the maxout D with dropout, the MLP G, the paper's
+SGD) is trained through `build_gan` + `GAN.fit` on MNIST, and the same models
+and update rule by `benchmarks/torch_peer.py speed` in PyTorch's own venv
+(`harness.peer_python`, made on first use from
+`benchmarks/torch_peer_requirements.txt`), both on every core this process
+may use. Rounds alternate the two sides (gan_keras, peer, gan_keras, ...), so
+a drift of the machine's speed hits both; each round times `--repeats` epochs
+of `--steps` steps after a warm-up. The ratio is gan_keras's steps/s over the
+peer's, per round; the file `benchmarks/torch_ratio.json` keeps every number.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+
+from absl import app, flags
+
+from benchmarks import harness
+from gan_keras import data as data_lib
+from gan_keras.training import TrainConfig, build_gan
+from gan_keras.utils import cli
+
+RULES = {"simultaneous": dict(), "alternating": dict(update="alternating")}
+
+flags.DEFINE_list("rules", list(RULES), f"Update rules, of: {', '.join(RULES)}.")
+flags.DEFINE_list("set", [], "TrainConfig overrides for gan_keras's side, e.g. steps_per_execution=10.")
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
+flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.")
+flags.DEFINE_integer("rounds", 3, "Rounds, each timing gan_keras then the peer.")
+flags.DEFINE_string("peer_python", None, "Python of a venv with torch (default: made by harness.peer_python).")
+flags.DEFINE_string("output", harness.results_file("torch_ratio.json"), "Results file.")
+FLAGS = flags.FLAGS
+
+
+class Ours:
+    """One rule's GAN, built and traced once, timed again each round."""
+
+    def __init__(self, config, images):
+        self.config = config
+        data = data_lib.TrainingData(images, config.batch_size, config.k)
+        self.gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        self.dataset = data.dataset(config.seed)
+
+    def steps_per_second(self):
+        return harness.fit_steps_per_second(self.gan, self.dataset, FLAGS.steps, FLAGS.repeats)
+
+
+def peer_steps_per_second(python, config, threads):
+    command = [python, harness.PEER_SCRIPT, "speed", f"--update={config.update}", f"--k={config.k}",
+               f"--batch_size={config.batch_size}", f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}",
+               f"--threads={threads}"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
+
+
+def main(argv):
+    del argv
+    harness.fail_unknown("torch_ratio.py", "rules", FLAGS.rules, RULES)
+    try:
+        overrides = harness.parse_overrides(FLAGS.set)
+    except ValueError as e:
+        cli.fail("torch_ratio.py", e)
+    python = harness.peer_python(FLAGS.peer_python)
+    threads = len(os.sched_getaffinity(0))
+    images = data_lib.load_images("mnist", "train")
+    configs = {rule: TrainConfig.preset("paper", **RULES[rule], **overrides) for rule in FLAGS.rules}
+    ours = {rule: Ours(config, images) for rule, config in configs.items()}
+    rows = {rule: {"gan_keras": [], "torch_peer": [], "ratio_per_round": []} for rule in FLAGS.rules}
+    for round_ in range(FLAGS.rounds):
+        for rule in FLAGS.rules:
+            mine = statistics.median(ours[rule].steps_per_second())
+            peer = statistics.median(peer_steps_per_second(python, configs[rule], threads))
+            row = rows[rule]
+            row["gan_keras"].append(mine)
+            row["torch_peer"].append(peer)
+            row["ratio_per_round"].append(mine / peer)
+            print(f"round {round_ + 1} {rule:12s} gan_keras {mine:6.2f} steps/s, peer {peer:6.2f}: {mine / peer:.2f}x",
+                  flush=True)
+    results = {}
+    for rule, row in rows.items():
+        results[rule] = {
+            "settings": {"preset": "paper", **RULES[rule], **overrides},
+            "gan_keras_steps_per_second": harness.summarize(row["gan_keras"]),
+            "torch_peer_steps_per_second": harness.summarize(row["torch_peer"]),
+            "ratio": harness.summarize(row["ratio_per_round"]),
+            "runs": row,
+        }
+        r = results[rule]["ratio"]
+        print(f"{rule:12s} ratio median {r['median']:.2f}x (min {r['min']:.2f}, max {r['max']:.2f})")
+    peer_version = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+    name = ",".join(["paper", *FLAGS.set])
+    harness.write_results(FLAGS.output, name, dict(
+        results, threads=threads, torch=peer_version, steps=FLAGS.steps, repeats=FLAGS.repeats,
+        rounds=FLAGS.rounds, date=harness.utc_now(), command=harness.command("benchmarks.torch_ratio"),
+    ))
+    print(f"Wrote {FLAGS.output}.")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.flags_parser("torch_ratio.py"))
