@@ -44,9 +44,14 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def command(module):
-    """How this benchmark was run: `python -m MODULE` and its arguments."""
-    return " ".join(["python", "-m", module, *sys.argv[1:]])
+def command(module, local=()):
+    """How this benchmark was run: `python -m MODULE` and its arguments.
+
+    The values of the flags named in `local` (paths of this machine: run
+    dirs, venvs) are shown as `...`, so the record names no scratch path.
+    """
+    args = [f"--{a[2:].split('=', 1)[0]}=..." if a[2:].split("=", 1)[0] in local else a for a in sys.argv[1:]]
+    return " ".join(["python", "-m", module, *args])
 
 
 def fail_unknown(program, flag, given, accepted):

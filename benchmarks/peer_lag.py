@@ -14,7 +14,9 @@ rerun, skips what is scored and resumes what is not (`train.py` resumes
 exactly; a peer run starts again). `--report` prints the Markdown table.
 """
 
+import itertools
 import json
+import math
 import os
 import re
 import statistics
@@ -42,6 +44,8 @@ flags.DEFINE_bool("report", False, "Only print the Markdown table of the results
 FLAGS = flags.FLAGS
 
 SIDES = ("gan_keras", "torch_peer")
+# A run's discriminator has won when an epoch's mean (halved) D loss is below this.
+D_WON = 0.01
 _LOSS = re.compile(r" - (\d+)s - .*d_loss: ([-0-9.e]+) - .*g_loss: ([-0-9.e]+)")
 
 
@@ -125,18 +129,39 @@ def score_seed(seed, test, valid):
     }
 
 
+def rank_sum_test(a, b):
+    """Mann-Whitney U of `a` against `b` and its two-sided p-value (exact for <= 24 values, no ties).
+
+    Exact: over every way of splitting the pooled ranks into groups of the
+    sizes given; beyond 24 values, the normal approximation.
+    """
+    pooled = sorted(a + b)
+    u = sum(pooled.index(v) + 1 for v in a) - len(a) * (len(a) + 1) / 2
+    centre = len(a) * len(b) / 2
+    if len(pooled) > 24:
+        sd = math.sqrt(len(a) * len(b) * (len(pooled) + 1) / 12)
+        return u, math.erfc(abs(u - centre) / sd / math.sqrt(2))
+    offset = len(a) * (len(a) + 1) / 2
+    splits = [sum(c) - offset for c in itertools.combinations(range(1, len(pooled) + 1), len(a))]
+    return u, sum(abs(x - centre) >= abs(u - centre) for x in splits) / len(splits)
+
+
 def summary(runs):
-    """Per side: the mean, standard deviation, min and max of the Parzen score and the FD over seeds."""
+    """Per side: mean, sd, median, min and max of each score over seeds; runs D won; the rank-sum test of Parzen."""
     out = {}
     for side in SIDES:
-        for key in ("parzen", "frechet_distance", "mnist_score"):
+        for key in ("parzen", "frechet_distance", "mnist_score", "classes_covered"):
             values = [r[side][key] for r in runs.values()]
             out.setdefault(side, {})[key] = {
                 "mean": round(statistics.mean(values), 2),
                 "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+                "median": round(statistics.median(values), 2),
                 "min": min(values),
                 "max": max(values),
             }
+        out[side]["d_won"] = sum(any(e["d_obj"] < D_WON for e in r[side]["epochs"]) for r in runs.values())
+    u, p = rank_sum_test(*([r[side]["parzen"] for r in runs.values()] for side in SIDES))
+    out["parzen_rank_sum_test"] = {"u": u, "p_two_sided": round(p, 4)}
     return out
 
 
@@ -144,25 +169,33 @@ def report(results):
     """The results as Markdown: a row per seed with both sides, then the means."""
     e = results["epochs"]
     lines = [
-        f"| seed | gan_keras Parzen at epoch {e} | peer Parzen | gan_keras FD | peer FD | gan_keras MNIST score | "
-        "peer MNIST score | gan_keras d_loss, epochs 2-5 | peer d_obj, epochs 2-5 |",
+        f"| seed | gan_keras Parzen at epoch {e} | peer Parzen | gan_keras FD | peer FD | gan_keras classes | "
+        "peer classes | gan_keras d_loss, epochs 2-6 | peer d_obj, epochs 2-6 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for seed, r in sorted(results["runs"].items(), key=lambda item: int(item[0])):
         ours, peer = r["gan_keras"], r["torch_peer"]
-        losses = [" ".join(f"{row['d_obj']:.3f}" for row in side["epochs"][1:5]) for side in (ours, peer)]
+        losses = [" ".join(f"{row['d_obj']:.3f}" for row in side["epochs"][1:6]) for side in (ours, peer)]
         lines.append(
             f"| {seed} | {ours['parzen']:.1f} | {peer['parzen']:.1f} | {ours['frechet_distance']:.1f} | "
-            f"{peer['frechet_distance']:.1f} | {ours['mnist_score']:.2f} | {peer['mnist_score']:.2f} | "
+            f"{peer['frechet_distance']:.1f} | {ours['classes_covered']} | {peer['classes_covered']} | "
             f"{losses[0]} | {losses[1]} |"
         )
-    s = results["summary"]
-    fmt = lambda side, key: f"{s[side][key]['mean']:.1f} +/- {s[side][key]['std']:.1f}"  # noqa: E731
-    lines.append(
-        f"| mean +/- sd ({len(results['runs'])} seeds) | {fmt('gan_keras', 'parzen')} | {fmt('torch_peer', 'parzen')} | "
-        f"{fmt('gan_keras', 'frechet_distance')} | {fmt('torch_peer', 'frechet_distance')} | "
-        f"{fmt('gan_keras', 'mnist_score')} | {fmt('torch_peer', 'mnist_score')} | | |"
-    )
+    s = summary(results["runs"])
+    for stat in ("median", "mean"):
+        cell = lambda side, key: f"{s[side][key][stat]:.1f}"  # noqa: E731
+        lines.append(
+            f"| {stat} ({len(results['runs'])} seeds) | {cell('gan_keras', 'parzen')} | {cell('torch_peer', 'parzen')} | "
+            f"{cell('gan_keras', 'frechet_distance')} | {cell('torch_peer', 'frechet_distance')} | "
+            f"{cell('gan_keras', 'classes_covered')} | {cell('torch_peer', 'classes_covered')} | | |"
+        )
+    test = s["parzen_rank_sum_test"]
+    lines += [
+        "",
+        f"D won (an epoch's mean D loss below {D_WON}): gan_keras {s['gan_keras']['d_won']}, "
+        f"peer {s['torch_peer']['d_won']} of {len(results['runs'])} runs. Mann-Whitney U of the Parzen scores "
+        f"{test['u']:.0f}, two-sided exact p = {test['p_two_sided']:.2f}.",
+    ]
     return "\n".join(lines)
 
 
@@ -181,7 +214,8 @@ def main(argv):
     results = harness.read_json(FLAGS.results, {})
     if results.get("epochs", FLAGS.epochs) != FLAGS.epochs:
         cli.fail("peer_lag.py", f"--epochs={FLAGS.epochs}, but {FLAGS.results} holds runs of {results['epochs']} epochs.")
-    results.update(epochs=FLAGS.epochs, preset="paper", command=harness.command("benchmarks.peer_lag"))
+    command = harness.command("benchmarks.peer_lag", local=("out_dir", "peer_python", "results"))
+    results.update(epochs=FLAGS.epochs, preset="paper", command=command)
     runs = results.setdefault("runs", {})
     todo = [s for s in FLAGS.seeds if s not in runs]
     python = harness.peer_python(FLAGS.peer_python)

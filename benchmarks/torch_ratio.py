@@ -98,7 +98,8 @@ def main(argv):
     name = ",".join(["paper", *FLAGS.set])
     harness.write_results(FLAGS.output, name, dict(
         results, threads=threads, torch=peer_version, steps=FLAGS.steps, repeats=FLAGS.repeats,
-        rounds=FLAGS.rounds, date=harness.utc_now(), command=harness.command("benchmarks.torch_ratio"),
+        rounds=FLAGS.rounds, date=harness.utc_now(),
+        command=harness.command("benchmarks.torch_ratio", local=("peer_python", "output")),
     ))
     print(f"Wrote {FLAGS.output}.")
 

@@ -15,7 +15,7 @@ def max_over_pieces(z):
 
     TensorFlow's own gradient of `reduce_max` splits it evenly among tied
     maxima, which costs a count, a division and a multiply over all pieces
-    (17% of the paper step's CPU time, `benchmarks/profile_step.py`). Here the
+    (`benchmarks/profile_step.py` measures it). Here the
     gradient goes, whole, to each piece equal to the maximum: the same as
     TensorFlow's wherever the maximum is unique, which holds for the real
     inputs and random weights of a maxout net (a tie needs two pieces'
@@ -33,7 +33,8 @@ def max_over_pieces(z):
     y = tf.reduce_max(z, axis=-1)
 
     def grad(dy):
-        return tf.where(tf.equal(z, y[..., None]), dy[..., None], tf.zeros([], dy.dtype))
+        with tf.name_scope("maxout_gradient"):
+            return tf.where(tf.equal(z, y[..., None]), dy[..., None], tf.zeros([], dy.dtype))
 
     return y, grad
 

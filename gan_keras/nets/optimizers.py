@@ -134,7 +134,7 @@ class ScheduledMomentumSGD(keras.optimizers.SGD):
             self.assign_add(variable, velocity)
             return
         # The same update in one fused kernel, one pass over the weights
-        # (five element-wise ops otherwise: 22% of the paper step's CPU time).
+        # (five element-wise ops otherwise; `benchmarks/profile_step.py`).
         tf.raw_ops.ResourceApplyKerasMomentum(
             var=variable.handle, accum=velocity.handle, lr=learning_rate, grad=gradient, momentum=momentum
         )

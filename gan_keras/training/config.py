@@ -43,7 +43,6 @@ ARCHITECTURE_FIELDS = ("dataset", "image_size", "image_channels", "arch", "laten
 # Adam's moments): a model_dir cannot be resumed with other values (but a
 # generator trained with any can be exported).
 RESUME_FIELDS = ("optimizer", "mixed_precision")
-# The TensorBoard tag (in the `steps` run) of each collapse recovery.
 
 
 class ConfigError(ValueError):
