@@ -69,17 +69,7 @@ def finished_epochs(model_dir):
 
 
 def score(model_dir, test, valid, ema):
-    result = evaluate_generator(restoring.load_generator(model_dir, ema=ema), test, valid)
-    metrics = result["classifier_metrics"]
-    return {
-        "parzen": round(result["log_likelihood"], 2),
-        "parzen_se": round(result["standard_error"], 2),
-        "sigma": result["sigma"],
-        "mnist_score": round(metrics["mnist_score"], 3),
-        "frechet_distance": round(metrics["frechet_distance"], 3),
-        "classes_covered": metrics["classes_covered"],
-        "class_histogram": [round(p, 4) for p in metrics["class_histogram"]],
-    }
+    return harness.scores(evaluate_generator(restoring.load_generator(model_dir, ema=ema), test, valid))
 
 
 def first_collapse(epochs):
@@ -145,14 +135,8 @@ def report(results):
 
 def main(argv):
     del argv
-    if FLAGS.report:
-        results = harness.read_json(FLAGS.results)
-        if results is None:
-            cli.fail("collapse_rate.py", f"--results={FLAGS.results} does not exist.")
-        print(report(results))
+    if harness.report_only("collapse_rate.py", FLAGS, report):
         return
-    if not FLAGS.out_dir:
-        cli.fail("collapse_rate.py", "--out_dir is required (where the runs go).")
     try:
         overrides = harness.parse_overrides(FLAGS.set)
     except ValueError as e:

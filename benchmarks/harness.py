@@ -54,6 +54,37 @@ def command(module, local=()):
     return " ".join(["python", "-m", module, *args])
 
 
+def scores(result):
+    """The rounded scores a sweep keeps of an `evaluate_generator` / `evaluate_samples` result."""
+    metrics = result["classifier_metrics"]
+    return {
+        "parzen": round(result["log_likelihood"], 2),
+        "parzen_se": round(result["standard_error"], 2),
+        "sigma": result["sigma"],
+        "mnist_score": round(metrics["mnist_score"], 3),
+        "frechet_distance": round(metrics["frechet_distance"], 3),
+        "classes_covered": metrics["classes_covered"],
+        "class_histogram": [round(p, 4) for p in metrics["class_histogram"]],
+    }
+
+
+def report_only(program, flag_values, report):
+    """A sweep's two modes. With `--report`, prints `report(results)` of its `--results` file and returns True.
+
+    Otherwise it returns False once `--out_dir` (where the runs go) is given.
+    Either mode exits with one line when its file or flag is missing.
+    """
+    if flag_values.report:
+        results = read_json(flag_values.results)
+        if results is None:
+            sys.exit(f"{program}: error: --results={flag_values.results} does not exist.")
+        print(report(results))
+        return True
+    if not flag_values.out_dir:
+        sys.exit(f"{program}: error: --out_dir is required (where the runs go).")
+    return False
+
+
 def fail_unknown(program, flag, given, accepted):
     """Exits with one line if `given` names anything that is not in `accepted`."""
     unknown = [name for name in given if name not in accepted]

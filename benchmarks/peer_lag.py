@@ -103,24 +103,12 @@ def train_both(seeds, python, images):
         cli.fail("peer_lag.py", "; ".join(failures))
 
 
-def scores(samples, test, valid):
-    result = evaluate_samples(samples, test, valid)
-    metrics = result["classifier_metrics"]
-    return {
-        "parzen": round(result["log_likelihood"], 2),
-        "parzen_se": round(result["standard_error"], 2),
-        "sigma": result["sigma"],
-        "mnist_score": round(metrics["mnist_score"], 3),
-        "frechet_distance": round(metrics["frechet_distance"], 3),
-        "classes_covered": metrics["classes_covered"],
-    }
-
-
 def score_seed(seed, test, valid):
     model_dir, peer_dir = (os.path.join(FLAGS.out_dir, f"{side}_seed{seed}") for side in SIDES)
     generator = restoring.load_generator(model_dir, ema=False).generator
-    ours = scores(parzen.generator_samples(generator, parzen.NUM_SAMPLES), test, valid)
-    peer = scores(np.load(os.path.join(peer_dir, f"samples_epoch{FLAGS.epochs}.npy")).reshape(-1, 28, 28, 1), test, valid)
+    ours = harness.scores(evaluate_samples(parzen.generator_samples(generator, parzen.NUM_SAMPLES), test, valid))
+    samples = np.load(os.path.join(peer_dir, f"samples_epoch{FLAGS.epochs}.npy")).reshape(-1, 28, 28, 1)
+    peer = harness.scores(evaluate_samples(samples, test, valid))
     with open(os.path.join(peer_dir, "log.json")) as f:
         peer_log = json.load(f)
     return {
@@ -201,14 +189,8 @@ def report(results):
 
 def main(argv):
     del argv
-    if FLAGS.report:
-        results = harness.read_json(FLAGS.results)
-        if results is None:
-            cli.fail("peer_lag.py", f"--results={FLAGS.results} does not exist.")
-        print(report(results))
+    if harness.report_only("peer_lag.py", FLAGS, report):
         return
-    if not FLAGS.out_dir:
-        cli.fail("peer_lag.py", "--out_dir is required (where the runs go).")
     if len(FLAGS.cores) != 2:
         cli.fail("peer_lag.py", f"--cores takes two cores (gan_keras's, the peer's); got {','.join(FLAGS.cores)}.")
     results = harness.read_json(FLAGS.results, {})
