@@ -73,20 +73,6 @@ def test_sgd_uses_classic_momentum_with_the_scheduled_coefficient():
         assert float(w.numpy()[0]) == pytest.approx(expected, rel=1e-6), step
 
 
-def test_sgd_takes_the_same_step_on_sparse_gradients():
-    """Dense gradients take one fused kernel, sparse ones (embeddings) two assigns: the same update."""
-    schedule = LinearMomentum(0.5, 0.7, 2, 1)
-    dense_w, sparse_w = tf.Variable([1.0, -2.0, 3.0]), tf.Variable([1.0, -2.0, 3.0])
-    dense, sparse = (ScheduledMomentumSGD(PaperLearningRate(0.1, 1.0), schedule) for _ in range(2))
-    dense.build([dense_w])
-    sparse.build([sparse_w])
-    for g in ([0.5, 0.0, -1.0], [0.25, 0.0, 2.0]):
-        dense.apply([tf.constant(g)], [dense_w])
-        rows = tf.constant([0, 2])
-        sparse.apply([tf.IndexedSlices(tf.gather(tf.constant(g), rows), rows, tf.constant([3]))], [sparse_w])
-        np.testing.assert_array_equal(sparse_w.numpy(), dense_w.numpy())
-
-
 def test_paper_optimizer_config_round_trips():
     opt = paper_optimizer(updates_per_epoch=123)
     clone = ScheduledMomentumSGD.from_config(opt.get_config())

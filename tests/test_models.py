@@ -3,10 +3,8 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from gan_keras import Discriminator, Generator, Maxout, output_bias_from_mean
-from gan_keras.nets.layers import max_over_pieces
 
 
 def test_maxout_matches_numpy_reference():
@@ -19,23 +17,6 @@ def test_maxout_matches_numpy_reference():
     expected = np.stack([z[:, 3 * i : 3 * i + 3].max(axis=1) for i in range(4)], axis=1)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
     assert layer.compute_output_shape((None, 12)) == (None, 4)
-
-
-def test_maxout_gradient_goes_to_each_units_maximal_piece():
-    """The one-select gradient of `max_over_pieces` equals TensorFlow's own where the maximum is unique."""
-    rng = np.random.default_rng(1)
-    z = tf.constant(rng.normal(size=(6, 4, 5)).astype(np.float32))
-    dy = tf.constant(rng.normal(size=(6, 4)).astype(np.float32))
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(z)
-        ours, theirs = max_over_pieces(z), tf.reduce_max(z, axis=-1)
-    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    grad = tape.gradient(ours, z, output_gradients=dy).numpy()
-    np.testing.assert_array_equal(grad, tape.gradient(theirs, z, output_gradients=dy).numpy())
-    winner = z.numpy().argmax(axis=-1)
-    expected = np.zeros(z.shape, np.float32)
-    np.put_along_axis(expected, winner[..., None], dy.numpy()[..., None], axis=-1)
-    np.testing.assert_array_equal(grad, expected)
 
 
 def test_maxout_rejects_bad_sizes():

@@ -1,42 +1,11 @@
 """Custom Keras layers used by the paper's models."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 __all__ = [
     "Maxout",
 ]
-
-
-@tf.custom_gradient
-def max_over_pieces(z):
-    """`reduce_max(z, axis=-1)`, whose gradient is routed by one select.
-
-    TensorFlow's own gradient of `reduce_max` splits it evenly among tied
-    maxima, which costs a count, a division and a multiply over all pieces
-    (`benchmarks/profile_step.py` measures it). Here the
-    gradient goes, whole, to each piece equal to the maximum: the same as
-    TensorFlow's wherever the maximum is unique, which holds for the real
-    inputs and random weights of a maxout net (a tie needs two pieces'
-    affine maps to agree exactly).
-
-    Example:
-
-    >>> z = tf.constant([[[1.0, 3.0, 2.0]]])
-    >>> with tf.GradientTape() as tape:
-    ...     tape.watch(z)
-    ...     y = max_over_pieces(z)
-    >>> tape.gradient(y, z).numpy().tolist()
-    [[[0.0, 1.0, 0.0]]]
-    """
-    y = tf.reduce_max(z, axis=-1)
-
-    def grad(dy):
-        with tf.name_scope("maxout_gradient"):
-            return tf.where(tf.equal(z, y[..., None]), dy[..., None], tf.zeros([], dy.dtype))
-
-    return y, grad
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
@@ -88,7 +57,8 @@ class Maxout(keras.layers.Layer):
 
     def call(self, inputs):
         z = ops.matmul(inputs, self.kernel) + self.bias
-        return max_over_pieces(ops.reshape(z, (-1, self.units, self.pieces)))
+        z = ops.reshape(z, (-1, self.units, self.pieces))
+        return ops.max(z, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

@@ -12,7 +12,6 @@ resumed run continues exactly where it stopped.
 import math
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 __all__ = [
@@ -129,15 +128,8 @@ class ScheduledMomentumSGD(keras.optimizers.SGD):
         gradient = ops.cast(gradient, variable.dtype)
         momentum = ops.cast(self.current_momentum(), variable.dtype)
         velocity = self.momentums[self._get_variable_index(variable)]
-        if isinstance(gradient, tf.IndexedSlices):
-            self.assign(velocity, velocity * momentum - gradient * learning_rate)
-            self.assign_add(variable, velocity)
-            return
-        # The same update in one fused kernel, one pass over the weights
-        # (five element-wise ops otherwise; `benchmarks/profile_step.py`).
-        tf.raw_ops.ResourceApplyKerasMomentum(
-            var=variable.handle, accum=velocity.handle, lr=learning_rate, grad=gradient, momentum=momentum
-        )
+        self.assign(velocity, velocity * momentum - gradient * learning_rate)
+        self.assign_add(variable, velocity)
 
     def get_config(self):
         config = super().get_config()
