@@ -232,7 +232,8 @@ def main(argv):
     write_json(output, result)
     print(parzen.table1_line(result))
     weights = {True: "averaged (EMA) weights", False: "trained weights", None: "the saved weights"}[result["ema"]]
-    print(f"Generator: {weights} from {result['source']}, epoch {result['epoch']}.")
+    epoch = "" if result["epoch"] is None else f", epoch {result['epoch']}"  # a .keras file records none
+    print(f"Generator: {weights} from {result['source']}{epoch}.")
     if "classifier_metrics" in result:
         print(metrics_lib.result_line(result["classifier_metrics"]))
     elif FLAGS.classifier_metrics:
