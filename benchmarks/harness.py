@@ -50,8 +50,11 @@ def command(module, local=()):
     The values of the flags named in `local` (paths of this machine: run
     dirs, venvs) are shown as `...`, so the record names no scratch path.
     """
-    args = [f"--{a[2:].split('=', 1)[0]}=..." if a[2:].split("=", 1)[0] in local else a for a in sys.argv[1:]]
-    return " ".join(["python", "-m", module, *args])
+    def shown(arg):
+        name = arg[2:].split("=", 1)[0]
+        return f"--{name}=..." if arg.startswith("--") and name in local else arg
+
+    return " ".join(["python", "-m", module, *map(shown, sys.argv[1:])])
 
 
 def scores(result):

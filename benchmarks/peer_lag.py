@@ -29,8 +29,7 @@ from absl import app, flags
 
 from benchmarks import harness
 from gan_keras import data as data_lib
-from gan_keras.evaluation import parzen
-from gan_keras.evaluation.protocol import evaluate_samples, load_protocol_data
+from gan_keras.evaluation.protocol import evaluate_generator, evaluate_samples, load_protocol_data
 from gan_keras.training import restoring
 from gan_keras.utils import cli
 
@@ -47,6 +46,11 @@ SIDES = ("gan_keras", "torch_peer")
 # A run's discriminator has won when an epoch's mean (halved) D loss is below this.
 D_WON = 0.01
 _LOSS = re.compile(r" - (\d+)s - .*d_loss: ([-0-9.e]+) - .*g_loss: ([-0-9.e]+)")
+
+
+def run_dirs(seed):
+    """`(gan_keras's model dir, the peer's run dir)` of a seed."""
+    return tuple(os.path.join(FLAGS.out_dir, f"{side}_seed{seed}") for side in SIDES)
 
 
 def ours_command(seed, model_dir, core):
@@ -86,7 +90,7 @@ def train_both(seeds, python, images):
     """Trains the seeds not yet trained, gan_keras on one core and the peer on the other, at the same time."""
     ours, peer = [], []
     for seed in seeds:
-        model_dir, peer_dir = (os.path.join(FLAGS.out_dir, f"{side}_seed{seed}") for side in SIDES)
+        model_dir, peer_dir = run_dirs(seed)
         if not os.path.exists(os.path.join(model_dir, "generator.keras")):
             os.makedirs(model_dir, exist_ok=True)
             ours.append((ours_command(seed, model_dir, FLAGS.cores[0]), os.path.join(model_dir, "console.log")))
@@ -104,9 +108,8 @@ def train_both(seeds, python, images):
 
 
 def score_seed(seed, test, valid):
-    model_dir, peer_dir = (os.path.join(FLAGS.out_dir, f"{side}_seed{seed}") for side in SIDES)
-    generator = restoring.load_generator(model_dir, ema=False).generator
-    ours = harness.scores(evaluate_samples(parzen.generator_samples(generator, parzen.NUM_SAMPLES), test, valid))
+    model_dir, peer_dir = run_dirs(seed)
+    ours = harness.scores(evaluate_generator(restoring.load_generator(model_dir, ema=False), test, valid))
     samples = np.load(os.path.join(peer_dir, f"samples_epoch{FLAGS.epochs}.npy")).reshape(-1, 28, 28, 1)
     peer = harness.scores(evaluate_samples(samples, test, valid))
     with open(os.path.join(peer_dir, "log.json")) as f:

@@ -89,7 +89,8 @@ def covered(intervals):
 
 
 def profile(rule, images, log_dir):
-    config = TrainConfig.preset("paper", **RULES[rule], **harness.parse_overrides(FLAGS.set))
+    settings = {**RULES[rule], **harness.parse_overrides(FLAGS.set)}
+    config = TrainConfig.preset("paper", **settings)
     data = data_lib.TrainingData(images, config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
     dataset = data.dataset(config.seed)
@@ -105,7 +106,7 @@ def profile(rule, images, log_dir):
     op_total = sum(by_category.values())
     ms = lambda seconds: round(1000 * seconds / FLAGS.steps, 3)  # noqa: E731  per step
     return {
-        "settings": {"preset": "paper", **RULES[rule], **harness.parse_overrides(FLAGS.set)},
+        "settings": {"preset": "paper", **settings},
         "steps": FLAGS.steps,
         "wall_ms_per_step": ms(wall),
         "ops_running_ms_per_step": ms(busy),

@@ -42,7 +42,6 @@ class Ours:
     """One rule's GAN, built and traced once, timed again each round."""
 
     def __init__(self, config, images):
-        self.config = config
         data = data_lib.TrainingData(images, config.batch_size, config.k)
         self.gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
         self.dataset = data.dataset(config.seed)
