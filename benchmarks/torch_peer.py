@@ -15,16 +15,19 @@ released configuration (`../shared/docs/paper-reference.md`):
 - classic-momentum SGD, lr 0.1 / 1.000004^t (floor 1e-6), momentum 0.5 -> 0.7
   linearly per epoch over 250 epochs.
 
-Two commands, each printing one JSON line:
+Three commands, each printing one JSON line:
 
     python benchmarks/torch_peer.py speed --update=simultaneous --steps=200 --repeats=3
+    python benchmarks/torch_peer.py matmuls --matmuls='[[[100, 100], [100, 1200], false, false]]'
     python benchmarks/torch_peer.py train --images=train.npy --epochs=10 --seed=1 \\
         --samples_at=10 --out_dir=DIR
 
 `speed` times whole epochs of `--steps` steps on random minibatches after a
 warm-up epoch; `train` trains on the uint8 images of `--images` ([N, 784])
 and writes 10,000 samples as `DIR/samples_epoch{E}.npy` at each epoch of
-`--samples_at`, and the epoch means of the losses as `DIR/log.json`.
+`--samples_at`, and the epoch means of the losses as `DIR/log.json`;
+`matmuls` times only a step's matmuls (the list `benchmarks/matmul_floor.py`
+takes from gan_keras's graph), so both sides' matmul kernels can be compared.
 """
 
 import argparse
@@ -161,6 +164,24 @@ def speed(args):
     return {"steps_per_second": [steps / s for s in seconds]}
 
 
+def matmuls(args):
+    """Steps/s of only the matmuls of a step (`--matmuls`: JSON `[[shape_a, shape_b, transpose_a, transpose_b], ...]`)."""
+    torch.manual_seed(0)
+    inputs = [(torch.randn(a), torch.randn(b), ta, tb) for a, b, ta, tb in json.loads(args.matmuls)]
+
+    def step():
+        return [(a.mT if ta else a) @ (b.mT if tb else b) for a, b, ta, tb in inputs]
+
+    step()
+    rates = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rates.append(args.steps / (time.perf_counter() - start))
+    return {"steps_per_second": rates}
+
+
 def train(args):
     torch.manual_seed(args.seed)
     images = np.load(args.images).reshape(-1, PIXELS)
@@ -189,7 +210,7 @@ def train(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["speed", "train"])
+    parser.add_argument("command", choices=["speed", "matmuls", "train"])
     parser.add_argument("--update", choices=["simultaneous", "alternating"], default="simultaneous")
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=100)
@@ -201,12 +222,15 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples_at", type=lambda s: [int(e) for e in s.split(",")], default=[10])
     parser.add_argument("--out_dir")
+    parser.add_argument("--matmuls", help="matmuls: the step's matmuls, as benchmarks/matmul_floor.py lists them (JSON)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.command == "train" and not (args.images and args.out_dir):
         parser.error("train needs --images and --out_dir")
-    result = speed(args) if args.command == "speed" else train(args)
+    if args.command == "matmuls" and not args.matmuls:
+        parser.error("matmuls needs --matmuls")
+    result = {"speed": speed, "matmuls": matmuls, "train": train}[args.command](args)
     print(json.dumps({"command": args.command, "threads": torch.get_num_threads(), **result}), flush=True)
 
 

@@ -12,6 +12,12 @@ may use. Rounds alternate the two sides (gan_keras, peer, gan_keras, ...), so
 a drift of the machine's speed hits both; each round times `--repeats` epochs
 of `--steps` steps after a warm-up. The ratio is gan_keras's steps/s over the
 peer's, per round; the file `benchmarks/torch_ratio.json` keeps every number.
+
+Each round also times the step's matmuls alone (`benchmarks/matmul_floor.py`:
+the same shapes, nothing else), on TensorFlow's kernels and on PyTorch's
+(`torch_peer.py matmuls`). TensorFlow's over the peer's whole step is the
+ceiling: the highest ratio a float32 step of these models could reach here
+on TensorFlow's matmuls, were everything else free.
 """
 
 import json
@@ -22,6 +28,7 @@ import subprocess
 from absl import app, flags
 
 from benchmarks import harness
+from benchmarks.matmul_floor import MatmulFloor
 from gan_keras import data as data_lib
 from gan_keras.training import TrainConfig, build_gan
 from gan_keras.utils import cli
@@ -45,15 +52,26 @@ class Ours:
         data = data_lib.TrainingData(images, config.batch_size, config.k)
         self.gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
         self.dataset = data.dataset(config.seed)
+        self.floor = MatmulFloor(self.gan, self.dataset.element_spec)
 
     def steps_per_second(self):
         return harness.fit_steps_per_second(self.gan, self.dataset, FLAGS.steps, FLAGS.repeats)
+
+    def floor_steps_per_second(self):
+        return self.floor.steps_per_second(FLAGS.steps, FLAGS.repeats)
 
 
 def peer_steps_per_second(python, config, threads):
     command = [python, harness.PEER_SCRIPT, "speed", f"--update={config.update}", f"--k={config.k}",
                f"--batch_size={config.batch_size}", f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}",
                f"--threads={threads}"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
+
+
+def peer_matmuls_per_second(python, floor, threads):
+    command = [python, harness.PEER_SCRIPT, "matmuls", f"--matmuls={json.dumps(floor.matmuls)}",
+               f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}", f"--threads={threads}"]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
 
@@ -70,17 +88,23 @@ def main(argv):
     images = data_lib.load_images("mnist", "train")
     configs = {rule: TrainConfig.preset("paper", **RULES[rule], **overrides) for rule in FLAGS.rules}
     ours = {rule: Ours(config, images) for rule, config in configs.items()}
-    rows = {rule: {"gan_keras": [], "torch_peer": [], "ratio_per_round": []} for rule in FLAGS.rules}
+    rows = {rule: {"gan_keras": [], "torch_peer": [], "matmul_floor": [], "peer_matmul_floor": [],
+                   "ratio_per_round": [], "ceiling_per_round": []} for rule in FLAGS.rules}
     for round_ in range(FLAGS.rounds):
         for rule in FLAGS.rules:
             mine = statistics.median(ours[rule].steps_per_second())
             peer = statistics.median(peer_steps_per_second(python, configs[rule], threads))
+            floor = statistics.median(ours[rule].floor_steps_per_second())
+            peer_floor = statistics.median(peer_matmuls_per_second(python, ours[rule].floor, threads))
             row = rows[rule]
             row["gan_keras"].append(mine)
             row["torch_peer"].append(peer)
+            row["matmul_floor"].append(floor)
+            row["peer_matmul_floor"].append(peer_floor)
             row["ratio_per_round"].append(mine / peer)
-            print(f"round {round_ + 1} {rule:12s} gan_keras {mine:6.2f} steps/s, peer {peer:6.2f}: {mine / peer:.2f}x",
-                  flush=True)
+            row["ceiling_per_round"].append(floor / peer)
+            print(f"round {round_ + 1} {rule:12s} gan_keras {mine:6.2f} steps/s, peer {peer:6.2f}: {mine / peer:.2f}x; "
+                  f"matmuls alone {floor:6.2f} (PyTorch's {peer_floor:6.2f}): {floor / peer:.2f}x", flush=True)
     results = {}
     for rule, row in rows.items():
         results[rule] = {
@@ -88,10 +112,16 @@ def main(argv):
             "gan_keras_steps_per_second": harness.summarize(row["gan_keras"]),
             "torch_peer_steps_per_second": harness.summarize(row["torch_peer"]),
             "ratio": harness.summarize(row["ratio_per_round"]),
+            "matmul_floor_steps_per_second": harness.summarize(row["matmul_floor"]),
+            "peer_matmul_floor_steps_per_second": harness.summarize(row["peer_matmul_floor"]),
+            "matmul_gflop_per_step": round(ours[rule].floor.gflop, 3),
+            "ceiling": harness.summarize(row["ceiling_per_round"]),
             "runs": row,
         }
         r = results[rule]["ratio"]
-        print(f"{rule:12s} ratio median {r['median']:.2f}x (min {r['min']:.2f}, max {r['max']:.2f})")
+        c = results[rule]["ceiling"]
+        print(f"{rule:12s} ratio median {r['median']:.2f}x (min {r['min']:.2f}, max {r['max']:.2f}); "
+              f"ceiling {c['median']:.2f}x (min {c['min']:.2f}, max {c['max']:.2f})")
     peer_version = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], check=True,
                                   capture_output=True, text=True).stdout.strip()
     name = ",".join(["paper", *FLAGS.set])
