@@ -10,11 +10,18 @@ do: the matmuls, the optimiser updates, maxout's max and its gradient, the
 dropout masks, everything else; the time between ops (dispatch, `fit`'s
 loop, callbacks) is the wall time not covered by any op. Writes
 `benchmarks/profile_step.json`; the trace stays in `--trace_dir` for TensorBoard.
+
+With `--set=jit_compile=True` the step runs as one XLA program, whose events
+are HLO instructions (`MatMul.30`, `bitcast_concatenate_fusion.2`). XLA's
+optimised HLO is dumped beside the trace, and each instruction is counted
+under the TensorFlow op it was compiled from (its `op_name` metadata), so the
+categories mean the same with and without XLA.
 """
 
 import collections
 import glob
 import os
+import re
 import tempfile
 import time
 
@@ -35,6 +42,7 @@ flags.DEFINE_integer("steps", 100, "Profiled steps.")
 flags.DEFINE_string("trace_dir", None, "Where the traces go (default: a new temporary directory).")
 flags.DEFINE_string("output", harness.results_file("profile_step.json"), "Results file.")
 FLAGS = flags.FLAGS
+XLA_DUMP = "xla_hlo"  # the directory of XLA's HLO, in the trace directory
 
 
 def category(event_name):
@@ -42,7 +50,7 @@ def category(event_name):
     name, _, op = event_name.rpartition(":")
     if not name or not op or "::" in event_name:
         return None
-    if "MatMul" in op:
+    if "MatMul" in op or op.startswith("dot"):
         return "matmul (forward and gradient)"
     if "optimizer" in name:
         return "optimiser updates"
@@ -53,8 +61,28 @@ def category(event_name):
     return "other ops"
 
 
-def op_seconds(trace_path):
-    """Seconds per category over the op events of the TensorFlow compute threads, and the top ops."""
+_HLO_LINE = re.compile(r'^\s*(?:ROOT )?%?([\w.\-]+) = .*metadata=\{[^}]*op_name="([^"]+)"')
+
+
+def hlo_op_names(dump_dir):
+    """`{HLO instruction: "tf/op/name:instruction"}` from the optimised HLO XLA dumped into `dump_dir`."""
+    names = {}
+    for path in glob.glob(os.path.join(dump_dir, "*after_optimizations.txt")):
+        with open(path) as f:
+            for line in f:
+                match = _HLO_LINE.match(line)
+                if match:
+                    names[match.group(1)] = f"{match.group(2)}:{match.group(1)}"
+    return names
+
+
+def op_seconds(trace_path, hlo_names=None):
+    """Seconds per category over the op events of the compute threads, and the top ops.
+
+    TensorFlow's kernels run on its `tf_Compute` threads, XLA's instructions
+    on the Eigen pool's; `hlo_names` (`hlo_op_names`) names the latter.
+    """
+    hlo_names = hlo_names or {}
     space = xplane_pb2.XSpace()
     with open(trace_path, "rb") as f:
         space.ParseFromString(f.read())
@@ -62,10 +90,11 @@ def op_seconds(trace_path):
     by_category, by_op = collections.Counter(), collections.Counter()
     intervals = []
     for line in plane.lines:
-        if not line.name.startswith("tf_Compute"):
+        if not line.name.startswith(("tf_Compute", "tf_numa") if hlo_names else "tf_Compute"):
             continue
         for event in line.events:
             name = plane.event_metadata[event.metadata_id].name
+            name = hlo_names.get(name, name)
             what = category(name)
             if what is None:
                 continue
@@ -102,7 +131,7 @@ def profile(rule, images, log_dir):
     wall = time.perf_counter() - start
     tf.profiler.experimental.stop()
     trace = sorted(glob.glob(os.path.join(rule_dir, "**", "*.xplane.pb"), recursive=True))[-1]
-    by_category, by_op, busy = op_seconds(trace)
+    by_category, by_op, busy = op_seconds(trace, hlo_op_names(os.path.join(log_dir, XLA_DUMP)) if config.jit_compile else None)
     op_total = sum(by_category.values())
     ms = lambda seconds: round(1000 * seconds / FLAGS.steps, 3)  # noqa: E731  per step
     return {
@@ -124,6 +153,10 @@ def main(argv):
     del argv
     harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, RULES)
     log_dir = FLAGS.trace_dir or tempfile.mkdtemp(prefix="gan_keras_profile_")
+    # Read when XLA first compiles: the optimised HLO that names a jit_compile step's events.
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), f"--xla_dump_to={os.path.join(log_dir, XLA_DUMP)}", "--xla_dump_hlo_as_text"]
+    ).strip()
     images = data_lib.load_images("mnist", "train")
     results = {}
     for rule in FLAGS.rules:
