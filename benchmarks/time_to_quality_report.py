@@ -4,6 +4,8 @@
 puts it at the top of docs/results.md.
 """
 
+import statistics
+
 from benchmarks import harness
 
 TIME_TO_QUALITY = harness.results_file("time_to_quality.json")
@@ -29,6 +31,69 @@ def time_to_quality_summary(name, entry, target=225.0, budget=BUDGET_MINUTES):
         f"distance of {best['frechet_distance']:.2f}, an MNIST score of {best['mnist_score']:.2f} and "
         f"{best['classes_covered']}/10 digits covered; {reached}."
     )
+
+
+def settings(entry):
+    """The run's command without `--seed` and `--model_dir`: what runs of one setting, by seed, share."""
+    return " ".join(t for t in entry["command"].split() if not t.startswith(("--seed=", "--model_dir=")))
+
+
+def seed_row(entry, target, budget):
+    """`(minutes to target or None, Markdown row)` of one seed's run: when it reached `target`, and its last score."""
+    rows = [r for r in sorted(entry["checkpoints"].values(), key=lambda r: r["minutes"]) if r["minutes"] <= budget]
+    scored = [(r, r.get("averaged") or r["trained"]) for r in rows]
+    first = next((r for r, g in scored if g["parzen"] >= target), None)
+    last, g = scored[-1]
+    reached = f"{first['minutes']:.0f} ({first['epoch']})" if first else "not reached"
+    row = (
+        f"| {entry['config']['seed']} | {entry['hardware']['usable_cores']} | {reached} | "
+        f"{last['minutes']:.0f} ({last['epoch']}) | {g['parzen']:.1f} +/- {g['parzen_se']:.1f} | "
+        f"{g['frechet_distance']:.2f} | {g['mnist_score']:.2f} | {g['classes_covered']}/10 |"
+    )
+    return (first["minutes"] if first else None), row
+
+
+def seed_spread_markdown(results, target=225.0, budget=BUDGET_MINUTES):
+    """A table per setting trained with more than one seed: when each seed first reached `target`, and its last score.
+
+    Example:
+
+    >>> row = {"minutes": 50.0, "epoch": 99, "trained": {"parzen": 226.0, "parzen_se": 2.1,
+    ...        "frechet_distance": 3.1, "mnist_score": 8.7, "classes_covered": 10}}
+    >>> runs = {f"s{seed}": {"command": f"python train.py --seed={seed}", "config": {"seed": seed},
+    ...         "hardware": {"usable_cores": 1}, "checkpoints": {"ckpt-1": row}} for seed in (0, 1)}
+    >>> print(seed_spread_markdown(runs).splitlines()[-1])
+    2 of 2 seeds reached 225 nats within 120 minutes, after 50 minutes (median; range 50-50).
+    """
+    groups = {}
+    for entry in results.values():
+        groups.setdefault(settings(entry), []).append(entry)
+    out = []
+    for command, entries in groups.items():
+        if len(entries) < 2:
+            continue
+        out += [
+            f"`{command}`, by seed (the averaged G's scores, or the trained G's without averaging):",
+            "",
+            f"| seed | cores | first reached {target:.0f} nats: minutes (epoch) | last checkpoint within {budget} "
+            "minutes: minutes (epoch) | nats | FD | MNIST score | classes |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        reached = []
+        for entry in sorted(entries, key=lambda e: e["config"]["seed"]):
+            minutes, row = seed_row(entry, target, budget)
+            out.append(row)
+            if minutes is not None:
+                reached.append(minutes)
+        out.append("")
+        summary = f"{len(reached)} of {len(entries)} seeds reached {target:.0f} nats within {budget} minutes"
+        if reached:
+            summary += (
+                f", after {statistics.median(reached):.0f} minutes (median; range "
+                f"{min(reached):.0f}-{max(reached):.0f})"
+            )
+        out.append(summary + ".")
+    return "\n".join(out)
 
 
 def averaging(config):
