@@ -78,3 +78,24 @@ def test_paper_optimizer_config_round_trips():
     clone = ScheduledMomentumSGD.from_config(opt.get_config())
     assert clone.momentum_schedule.updates_per_epoch == 123
     assert float(clone.current_momentum()) == pytest.approx(0.5)
+
+
+def test_sgd_fused_update_is_bit_identical_to_the_two_lines_in_float32():
+    """The fused kernel (one pass over each weight) gives exactly `v = v*mu - g*lr; w = w + v`, rounded per op."""
+    rng = np.random.default_rng(0)
+    shapes = [(784, 1200), (1200,), (240, 1)]
+    weights = [rng.uniform(-0.05, 0.05, s).astype(np.float32) for s in shapes]
+    variables = [tf.Variable(w) for w in weights]
+    opt = paper_optimizer(updates_per_epoch=2)  # the momentum moves every 2 updates
+    opt.build(variables)
+    velocities = [np.zeros_like(w) for w in weights]
+    for _ in range(5):
+        grads = [rng.normal(0, 0.1, s).astype(np.float32) for s in shapes]
+        lr = np.float32(opt.learning_rate.numpy())  # the schedule's value for this update
+        mu = np.float32(opt.current_momentum().numpy())
+        opt.apply([tf.constant(g) for g in grads], variables)
+        for i, g in enumerate(grads):
+            velocities[i] = velocities[i] * mu - g * lr  # NumPy float32: one rounding per op, no FMA
+            weights[i] = weights[i] + velocities[i]
+    for variable, expected in zip(variables, weights):
+        np.testing.assert_array_equal(variable.numpy(), expected)
