@@ -131,3 +131,23 @@ def test_bad_arguments_are_refused():
         GAN(Generator(), Discriminator(), k=0, update="alternating")
     with pytest.raises(ValueError, match="needs update='alternating'"):
         GAN(Generator(), Discriminator(), k=2)
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "alternating"])
+def test_several_steps_per_call_train_bit_for_bit_as_one(update):
+    """The automatic steps per call (10 here) only share fit's overhead: every weight ends the same."""
+    from gan_keras import data as data_lib
+    from gan_keras.training import TrainConfig, build_gan
+
+    images = np.random.default_rng(0).integers(0, 256, (2000, 28, 28, 1), dtype=np.uint8)
+    data = data_lib.TrainingData(images, batch_size=100)
+    weights = {}
+    for steps_per_execution in (1, 0):
+        config = TrainConfig.preset("paper", update=update, steps_per_execution=steps_per_execution)
+        keras.utils.set_random_seed(config.stream_seed("init"))
+        gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=20, verbose=0)
+        weights[gan.steps_per_execution] = [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights]
+    assert sorted(weights) == [1, 10]
+    for one, ten in zip(weights[1], weights[10], strict=True):
+        np.testing.assert_array_equal(one, ten)

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -194,6 +195,40 @@ def test_same_seed_gives_bit_identical_losses(tfds_dir, tmp_path):
     other = run(TrainConfig(model_dir=str(tmp_path / "other"), data_dir=tfds_dir, epochs=2,
                             steps_per_epoch=10, deterministic=True, seed=1, verbose=0))
     assert other.history.history != histories[0]
+
+
+class SigtermAfter(keras.callbacks.Callback):
+    """Sends this process SIGTERM once `step` GAN steps are done (train.py's handler saves at the next call's end)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_mid_epoch_checkpoint_resumes_exactly_with_more_steps_per_call(tfds_dir, tmp_path):
+    """Saved at step 8 by a run of one step per call, resumed with the automatic 10 per call.
+
+    The rest of epoch 1 (12 steps) runs 2 per call, epoch 2 runs 10 per call,
+    and the run ends exactly as an unbroken one.
+    """
+    common = dict(data_dir=tfds_dir, epochs=2, steps_per_epoch=20, verbose=0)
+    unbroken, resumed = str(tmp_path / "unbroken"), str(tmp_path / "resumed")
+    assert run(TrainConfig(model_dir=unbroken, **common)).steps_per_execution == 10
+    run(TrainConfig(model_dir=resumed, steps_per_execution=1, **common), callbacks=[SigtermAfter(7)])
+    path, saved = checkpoint_tensors(resumed)
+    assert saved["epoch_step/.ATTRIBUTES/VARIABLE_VALUE"] == 8, path
+    assert run(TrainConfig(model_dir=resumed, **common)).steps_per_execution == 10
+    _, a = checkpoint_tensors(unbroken)
+    _, b = checkpoint_tensors(resumed)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        if not name.startswith("save_counter/"):  # the extra mid-epoch save
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 @pytest.mark.multiprocess

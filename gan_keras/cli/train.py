@@ -196,7 +196,13 @@ def define_flags():
     )
     flags.DEFINE_string("tpu", _D.tpu, "TPU address for --strategy=tpu ('' or 'local' on a TPU VM).")
     flags.DEFINE_boolean("jit_compile", _D.jit_compile, "Compile train_step with XLA (slower on CPU; measure).")
-    flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution, "Train steps per tf.function call.")
+    flags.DEFINE_integer(
+        "steps_per_execution",
+        _D.steps_per_execution,
+        "Train steps per tf.function call; 0: automatic (up to 10, dividing the epoch, "
+        "--checkpoint_every_steps and --log_every_steps; 1 under a distribution strategy). "
+        "Training is the same, bit for bit, for every value.",
+    )
     flags.DEFINE_integer("log_every_steps", _D.log_every_steps, "GAN steps between TensorBoard scalar points.")
     flags.DEFINE_boolean("histograms", _D.histograms, "Also log weight histograms to TensorBoard every epoch.")
     flags.DEFINE_integer(

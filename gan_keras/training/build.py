@@ -2,6 +2,7 @@
 
 
 import numpy as np
+import tensorflow as tf
 
 from gan_keras.data import images as images_lib
 from gan_keras.nets.gan import GAN
@@ -92,7 +93,9 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
         g_optimizer=optimizer("g_optimizer", updates_per_epoch),
         g_loss=config.g_loss,
         jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
+        steps_per_execution=config.steps_per_call(
+            config.steps_per_epoch or updates_per_epoch, one_device=not tf.distribute.has_strategy()
+        ),
     )
     gan.build_optimizers()
     return gan

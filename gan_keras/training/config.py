@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 
 from gan_keras import data as data_lib
@@ -23,6 +24,7 @@ from gan_keras.utils.cli import first_line
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
+    "AUTO_STEPS_PER_EXECUTION",
     "CHECKPOINT_SUBDIR",
     "CONFIG_FILE",
     "PRESETS",
@@ -35,6 +37,10 @@ __all__ = [
 ]
 
 CONFIG_FILE = "config.json"
+# Train steps per tf.function call with --steps_per_execution=0 (automatic):
+# enough to share fit's per-call overhead (about 10% of the paper's step on a
+# CPU, docs/performance.md), few enough that callbacks see every 10th step.
+AUTO_STEPS_PER_EXECUTION = 10
 CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
 # other values cannot be resumed or exported with these.
@@ -122,7 +128,7 @@ class TrainConfig:
     tpu: str = None
     jit_compile: bool = False
     mixed_precision: str = "float32"
-    steps_per_execution: int = 1
+    steps_per_execution: int = 0
     log_every_steps: int = 50
     histograms: bool = False
     parzen_every_epochs: int = 0
@@ -162,12 +168,16 @@ class TrainConfig:
                     f"--{name}={getattr(self, name)!r} is not valid; accepted: "
                     f"{', '.join(accepted)}."
                 )
+        if self.steps_per_execution < 0:
+            raise ConfigError(
+                f"--steps_per_execution must be >= 0 (0: automatic, up to {AUTO_STEPS_PER_EXECUTION}); "
+                f"got {self.steps_per_execution}."
+            )
         for name in (
             "latent_dim",
             "batch_size",
             "k",
             "epochs",
-            "steps_per_execution",
             "log_every_steps",
             "parzen_samples",
             "classifier_metrics_samples",
@@ -194,7 +204,7 @@ class TrainConfig:
         for name in ("checkpoint_every_steps", "checkpoint_every_minutes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must be >= 0 (0: only at epoch ends); got {getattr(self, name)}.")
-        if self.checkpoint_every_steps % self.steps_per_execution:
+        if self.steps_per_execution and self.checkpoint_every_steps % self.steps_per_execution:
             raise ConfigError(
                 f"--checkpoint_every_steps={self.checkpoint_every_steps} must be a multiple of "
                 f"--steps_per_execution={self.steps_per_execution} (steps run in groups of it)."
@@ -206,7 +216,7 @@ class TrainConfig:
             )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"--steps_per_epoch must be >= 1; got {self.steps_per_epoch}.")
-        if self.steps_per_epoch and self.steps_per_epoch % self.steps_per_execution:
+        if self.steps_per_epoch and self.steps_per_execution and self.steps_per_epoch % self.steps_per_execution:
             raise ConfigError(
                 f"--steps_per_epoch={self.steps_per_epoch} must be a multiple of "
                 f"--steps_per_execution={self.steps_per_execution}."
@@ -290,6 +300,34 @@ class TrainConfig:
                 "--parzen_every_epochs needs validation and test images; a folder of images has training "
                 "images only (use 0)."
             )
+
+    def steps_per_call(self, steps, one_device=True):
+        """Train steps per `tf.function` call in a `fit` of `steps` steps per epoch.
+
+        `steps_per_execution` if set. With 0 (automatic, the default): the
+        largest `n <= AUTO_STEPS_PER_EXECUTION` that divides `steps`,
+        `checkpoint_every_steps` and `log_every_steps`, so that epochs,
+        mid-epoch checkpoints and TensorBoard points fall on call boundaries;
+        1 under a distribution strategy (`one_device=False`), whose optimiser
+        updates Keras cannot run inside the call's loop (keras#20582).
+        Training is the same for every value (bit for bit); only the
+        per-call overhead is shared by more steps.
+
+        Example:
+
+        >>> TrainConfig().steps_per_call(1000)
+        10
+        >>> TrainConfig(log_every_steps=25).steps_per_call(1000)
+        5
+        >>> TrainConfig().steps_per_call(781)  # 50,000 images at batch 64
+        1
+        """
+        if self.steps_per_execution:
+            return self.steps_per_execution
+        if not one_device:
+            return 1
+        bound = math.gcd(int(steps), self.checkpoint_every_steps, self.log_every_steps)  # gcd(x, 0) = x
+        return max(n for n in range(1, AUTO_STEPS_PER_EXECUTION + 1) if bound % n == 0)
 
     def architecture(self):
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}

@@ -6,6 +6,7 @@ names of `TrainConfig` are its flag names.
 
 import contextlib
 import dataclasses
+import math
 import os
 import sys
 
@@ -146,6 +147,16 @@ def _training_data(config):
     return data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
 
 
+def _check_steps_per_execution(config, data):
+    """A set `--steps_per_execution` must divide the epoch, or `fit` would run past its end."""
+    steps = config.steps_per_epoch or data.steps_per_epoch
+    if config.steps_per_execution and steps % config.steps_per_execution:
+        raise ConfigError(
+            f"--steps_per_execution={config.steps_per_execution} must divide the {steps} steps of an epoch "
+            f"(--dataset={config.dataset} at --batch_size={config.batch_size}); use a divisor, or 0 (automatic)."
+        )
+
+
 def _open_model_dir(config, chief, out_dir, held):
     """Creates the run's dir and, on the chief, takes the model dir's lock for the life of `held`.
 
@@ -163,6 +174,13 @@ def _open_model_dir(config, chief, out_dir, held):
             raise ConfigError(str(e)) from None
 
 
+def _set_steps_per_call(gan, steps):
+    """Makes `fit` run `steps` train steps per `tf.function` call (the train function is traced again)."""
+    if gan.steps_per_execution != steps:
+        gan.steps_per_execution = steps
+        gan.train_function = None
+
+
 def _fit(gan, data, config, checkpoint, log_dir, guard, signals, callbacks, chief, initial_epoch):
     """Fits from the restored state: the rest of a partly done epoch, then whole epochs to `config.epochs`.
 
@@ -171,6 +189,7 @@ def _fit(gan, data, config, checkpoint, log_dir, guard, signals, callbacks, chie
     every epoch ends at the step, and with the logs, of an unbroken run.
     """
     steps_per_epoch = config.steps_per_epoch or data.steps_per_epoch
+    per_call = gan.steps_per_execution  # as compiled: config.steps_per_call(steps_per_epoch)
     epoch_step = int(checkpoint.epoch_step.numpy())
     if epoch_step >= steps_per_epoch:
         raise ConfigError(
@@ -201,7 +220,11 @@ def _fit(gan, data, config, checkpoint, log_dir, guard, signals, callbacks, chie
             raise
 
     if epoch_step:
+        # The rest of the epoch may not be a multiple of the steps per call
+        # (a checkpoint saved by a run with another --steps_per_execution).
+        _set_steps_per_call(gan, math.gcd(per_call, steps_per_epoch - epoch_step))
         fit_epochs(initial_epoch, initial_epoch + 1, steps_per_epoch - epoch_step, epoch_step)
+        _set_steps_per_call(gan, per_call)
         initial_epoch += 1
     if initial_epoch < config.epochs and guard.collapsed_epoch is None:
         fit_epochs(initial_epoch, config.epochs, steps_per_epoch)
@@ -255,6 +278,7 @@ def run(config, callbacks=()):
         signals = held.enter_context(PreemptionSignals()) if config.strategy != "multi_worker" else None
         _open_model_dir(config, chief, out_dir, held)
         data = _training_data(config)
+        _check_steps_per_execution(config, data)
         if chief:
             save_config(config)
         return _train(config, data, strategy, out_dir, signals, callbacks, chief)
