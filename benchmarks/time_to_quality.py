@@ -12,7 +12,10 @@ Minutes of training are the checkpoint's save time minus the run's start
 and resumed. Results are merged into `benchmarks/time_to_quality.json` under
 `--name` (a checkpoint already scored is not scored again); `--report`
 prints the Markdown tables of docs/results.md from that file
-(`benchmarks.results_report` writes them into docs/results.md).
+(`benchmarks.results_report` writes them into docs/results.md), with the
+minutes the documented command takes to reach each epoch on this machine
+where `benchmarks/epoch_time.json` has the run's preset
+(`python -m benchmarks.epoch_time`).
 
 `--pretrained=DIR` also writes the generator of the last checkpoint saved
 within `--budget_minutes` (default 120) to `DIR/generator.keras`, with the
@@ -27,7 +30,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import harness
-from benchmarks.time_to_quality_report import TIME_TO_QUALITY, time_to_quality_markdown
+from benchmarks.time_to_quality_report import EPOCH_TIME, TIME_TO_QUALITY, time_to_quality_markdown
 from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import CHECKPOINT_SUBDIR, CONFIG_FILE, load_config, save_generator
 from gan_keras.training.checkpointing import checkpoint_epoch, saved_checkpoints
@@ -138,7 +141,7 @@ def write_pretrained(model_dir, checkpoint, row, out_dir, log=None):
 def main(argv):
     del argv
     if FLAGS.report:
-        print(time_to_quality_markdown(harness.read_json(FLAGS.results, {})))
+        print(time_to_quality_markdown(harness.read_json(FLAGS.results, {}), harness.read_json(EPOCH_TIME, {})))
         return
     if not FLAGS.model_dir or not FLAGS.name:
         cli.fail(PROGRAM, "--model_dir and --name are required (or --report).")
@@ -172,7 +175,7 @@ def main(argv):
             cli.fail(PROGRAM, f"no checkpoint was saved within --budget_minutes={FLAGS.budget_minutes}.")
         write_pretrained(FLAGS.model_dir, within[-1], entry["checkpoints"][os.path.basename(within[-1])], FLAGS.pretrained, FLAGS.log)
         print(f"Wrote {FLAGS.pretrained}/generator.keras from {os.path.basename(within[-1])}.")
-    print(time_to_quality_markdown({FLAGS.name: entry}))
+    print(time_to_quality_markdown({FLAGS.name: entry}, harness.read_json(EPOCH_TIME, {})))
 
 
 if __name__ == "__main__":
