@@ -175,7 +175,8 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tfds_
 
     assert result["status"] != 0 and result["traceback"] is None, result
     last = result["message"]
-    assert last.startswith("train.py: error: training diverged at step 2"), last
+    # 10 steps per call (automatic): the NaN is in the first call of the second run.
+    assert last.startswith("train.py: error: training diverged in steps 21-30: "), last
     assert "nan" in last.lower() and last.endswith(f"the last good checkpoint is {good_path}.")
     path, tensors = checkpoint_tensors(model_dir)
     assert path == good_path

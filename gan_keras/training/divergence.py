@@ -17,7 +17,7 @@ __all__ = [
 
 
 class DivergenceError(RuntimeError):
-    """Training produced a NaN or Inf loss; the message names the step."""
+    """Training produced a NaN or Inf loss; the message names the step (or the steps of its `tf.function` call)."""
 
 
 class StopOnDivergence(keras.callbacks.Callback):
@@ -36,8 +36,11 @@ class StopOnDivergence(keras.callbacks.Callback):
         bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
         if bad:
             step = int(self.model.g_optimizer.iterations.numpy())
+            # Callbacks see each call's last step: the bad one is among the call's steps.
+            per_call = getattr(self.model, "steps_per_execution", 1)
+            where = f"at step {step}" if per_call == 1 else f"in steps {step - per_call + 1}-{step}"
             values = ", ".join(f"{k}={v}" for k, v in sorted(bad.items()))
-            raise DivergenceError(f"training diverged at step {step}: {values}")
+            raise DivergenceError(f"training diverged {where}: {values}")
 
 
 # Mean D(G(z)) over an epoch below this: D has won. In our measured runs of the
