@@ -19,6 +19,35 @@ def test_maxout_matches_numpy_reference():
     assert layer.compute_output_shape((None, 12)) == (None, 4)
 
 
+def test_maxout_is_reduce_max_over_pylearn2s_layout_bit_for_bit_and_splits_ties():
+    """Values and gradients as `reduce_max` over the last axis of [batch, units, pieces] (the layer
+    takes it over the middle axis of the transpose); tied pieces share a unit's gradient."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    layer = Maxout(units=240, pieces=5)
+    x = tf.constant(rng.uniform(size=(200, 784)).astype(np.float32))
+    layer(x)
+    kernel = rng.uniform(-0.005, 0.005, (784, 1200)).astype(np.float32)
+    kernel[:, 0:2] = 1.0 + kernel[:, :1]  # unit 0: pieces 0 and 1 tie in every row, and win
+    layer.kernel.assign(kernel)
+    dy = rng.normal(size=(200, 240)).astype(np.float32)
+
+    def kernel_gradient(forward):
+        with tf.GradientTape() as tape:
+            y = forward()
+        return np.asarray(y), np.asarray(tape.gradient(y, layer.kernel, output_gradients=tf.constant(dy)))
+
+    y, grad = kernel_gradient(lambda: layer(x))
+    y_ref, grad_ref = kernel_gradient(
+        lambda: tf.reduce_max(tf.reshape(tf.matmul(x, layer.kernel) + layer.bias, (-1, 240, 5)), axis=-1)
+    )
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad, grad_ref)
+    np.testing.assert_array_equal(grad[:, 0], grad[:, 1])
+    np.testing.assert_allclose(grad[:, 0], np.asarray(x).T @ (dy[:, 0] / 2), rtol=1e-4)
+
+
 def test_maxout_rejects_bad_sizes():
     with pytest.raises(ValueError, match="units"):
         Maxout(units=0, pieces=5)

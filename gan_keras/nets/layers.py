@@ -57,8 +57,13 @@ class Maxout(keras.layers.Layer):
 
     def call(self, inputs):
         z = ops.matmul(inputs, self.kernel) + self.bias
-        z = ops.reshape(z, (-1, self.units, self.pieces))
-        return ops.max(z, axis=-1)
+        # The max over the middle axis of [batch, pieces, units]: the same ops
+        # and values as over the last axis of [batch, units, pieces] (the
+        # gradient still splits evenly among tied pieces), but the gradient's
+        # broadcasts run along contiguous rows of units, about 5% of the
+        # paper's step faster (benchmarks/maxout_variants.py).
+        z = ops.transpose(ops.reshape(z, (-1, self.units, self.pieces)), (0, 2, 1))
+        return ops.max(z, axis=1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
