@@ -20,6 +20,8 @@ CASES = {
     "paper_batch512": dict(batch_size=512),
     "paper_jit": dict(jit_compile=True),
     "paper_spe10": dict(steps_per_execution=10),
+    "paper_bf16": dict(mixed_precision="mixed_bfloat16"),
+    "paper_fp16": dict(mixed_precision="mixed_float16"),
     "paper_ema": dict(ema_decay=0.9999),
     "conv": dict(arch="conv"),
 }

@@ -166,8 +166,8 @@ def main(argv):
         for what, c in r["categories"].items():
             print(f"  {what:36s} {c['ms_per_step']:7.2f} ms/step {100 * c['share_of_op_time']:5.1f}%")
     name = ",".join(["paper", *FLAGS.set])
-    harness.write_results(FLAGS.output, name, dict(results, date=harness.utc_now(),
-                                                  command=harness.command("benchmarks.profile_step")))
+    command = harness.command("benchmarks.profile_step", local=("trace_dir", "output"))
+    harness.write_results(FLAGS.output, name, dict(results, date=harness.utc_now(), command=command))
     print(f"Wrote {FLAGS.output}; traces in {log_dir} (tensorboard --logdir={log_dir}).")
 
 
