@@ -10,9 +10,16 @@ among 10 widths on 1,000 validation images, then 10,000 test images scored,
 The centres are samples of `--model_dir`'s generator (drawn before timing) or,
 without it, the first 10,000 training images blurred by N(0, 0.05) noise
 (non-integer pixels, like a generator's). Writes its section of `benchmarks/results.json`.
+
+`--baseline=REV` also times `gan_keras/evaluation/parzen.py` as it was at git
+revision REV, in alternating runs with today's (today's, REV's, today's, ...),
+so that the two are compared in one run on the same cores.
 """
 
+import importlib.util
 import os
+import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -29,6 +36,7 @@ flags.DEFINE_string("model_dir", None, "Training run whose generator gives the c
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
 flags.DEFINE_integer("repeats", 5, "Timed runs after one warm-up run.")
 flags.DEFINE_integer("batch_size", 500, "Data rows per chunk.")
+flags.DEFINE_string("baseline", None, "A git revision whose parzen.py is timed too, in alternating runs.")
 flags.DEFINE_string("output", harness.results_file("results.json"), "Where to write the results.")
 flags.register_validator("repeats", lambda v: v >= 1, "--repeats must be >= 1.")
 FLAGS = flags.FLAGS
@@ -61,9 +69,23 @@ def centres(model_dir, data_dir):
     return np.clip(noisy, 0.0, 1.0), "MNIST train[:10000] + N(0, 0.05) noise, clipped to [0, 1]"
 
 
-def protocol(samples, test, valid, **kwargs):
-    """The timed part: sigma selection on `valid`, then scoring `test`."""
-    return parzen.parzen_evaluate(samples, test, valid, num_samples=len(samples), **kwargs)
+def protocol(samples, test, valid, module=parzen, **kwargs):
+    """The timed part: sigma selection on `valid`, then scoring `test` (with `module`'s `parzen_evaluate`)."""
+    return module.parzen_evaluate(samples, test, valid, num_samples=len(samples), **kwargs)
+
+
+def parzen_at(revision):
+    """`gan_keras/evaluation/parzen.py` as it was at git `revision`, imported as a module of its own."""
+    source = subprocess.run(["git", "show", f"{revision}:gan_keras/evaluation/parzen.py"], cwd=harness.REPO,
+                            check=True, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "parzen_baseline.py")
+        with open(path, "w") as f:
+            f.write(source)
+        spec = importlib.util.spec_from_file_location("parzen_baseline", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
 
 
 def run_conditions():
@@ -76,6 +98,18 @@ def run_conditions():
     }
 
 
+def baseline_record(seconds, baseline, result):
+    """The `--baseline` revision's timings, in the same rounds, and how far its result is from today's."""
+    times = [wall for wall, _ in seconds]
+    return {
+        "revision": subprocess.run(["git", "rev-parse", "--short", FLAGS.baseline], cwd=harness.REPO, check=True,
+                                   capture_output=True, text=True).stdout.strip(),
+        "seconds": dict(harness.summarize(times), runs=times),
+        "cpu_seconds": harness.summarize([cpu for _, cpu in seconds]),
+        "log_likelihood_difference_nats": abs(baseline["log_likelihood"] - result["log_likelihood"]),
+    }
+
+
 def main(argv):
     del argv
     info = run_conditions()
@@ -83,14 +117,22 @@ def main(argv):
     samples, what = centres(FLAGS.model_dir, FLAGS.data_dir)
     print(f"centres: {what}; cpus used: {info['cpus_used']}; load: {info['load_average_at_start']}")
 
-    outputs = []  # of the warm-up run, then of each timed run
-    seconds = harness.time_repeats(
-        lambda: outputs.append(protocol(samples, test, valid, batch_size=FLAGS.batch_size)),
-        repeats=FLAGS.repeats,
-        warmup=1,
-    )
-    result = outputs[-1]
-    times, cpu_times = [wall for wall, _ in seconds], [cpu for _, cpu in seconds]
+    modules = {"today": parzen}
+    if FLAGS.baseline:
+        modules["baseline"] = parzen_at(FLAGS.baseline)
+    outputs = {name: [] for name in modules}  # of the warm-up run, then of each timed run
+    seconds = {name: [] for name in modules}
+    for round_ in range(1 + FLAGS.repeats):  # the first round warms up
+        for name, module in modules.items():
+            run = harness.time_repeats(
+                lambda: outputs[name].append(protocol(samples, test, valid, module, batch_size=FLAGS.batch_size)),
+                repeats=1,
+                warmup=0,
+            )
+            if round_:
+                seconds[name] += run
+    result = outputs["today"][-1]
+    times, cpu_times = [wall for wall, _ in seconds["today"]], [cpu for _, cpu in seconds["today"]]
 
     start = time.perf_counter()
     ref_valid = reference_log_likelihood(samples, parzen.as_points(valid), parzen.DEFAULT_SIGMAS)
@@ -124,6 +166,7 @@ def main(argv):
         "error_vs_float64_reference_nats": errors,
         "within_1e-3_nats": ok,
         "run_conditions": dict(info, load_average_at_end=[round(x, 2) for x in os.getloadavg()]),
+        **({"baseline": baseline_record(seconds["baseline"], outputs["baseline"][-1], result)} if FLAGS.baseline else {}),
         "command": "taskset -c " + ",".join(map(str, info["cpus_used"])) + " " + harness.command("benchmarks.bench_parzen"),
     }
     harness.write_results(FLAGS.output, "parzen_protocol", record)
@@ -134,6 +177,10 @@ def main(argv):
         f"on cpus {info['cpus_used']}; CPU time median {c['median']:.2f} s (min {c['min']:.2f}); "
         f"float64 reference {ref_seconds:.1f} s"
     )
+    if FLAGS.baseline:
+        b = record["baseline"]["seconds"]
+        print(f"baseline {FLAGS.baseline}: median {b['median']:.2f} s (min {b['min']:.2f}, max {b['max']:.2f}), "
+              f"in the same rounds; today's is {b['median'] / s['median']:.2f}x as fast")
     print(f"errors vs float64 (nats): {errors}; all within 1e-3: {ok}")
     print(parzen.table1_line(result))
     print(f"Wrote {FLAGS.output}.")

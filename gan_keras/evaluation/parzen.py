@@ -32,6 +32,7 @@ import os
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+import threadpoolctl
 
 __all__ = [
     "DEFAULT_SIGMAS",
@@ -199,17 +200,14 @@ def _rows_log_sum_exp(gaps, rows_exact, centres, sigmas, dtype):
     return out
 
 
-def _block_log_sum_exp(rows_active, rows_exact, centres, sigmas, dtype, pool, workers):
-    """`_rows_log_sum_exp` of one block of centres: `[S, rows]`.
-
-    The product runs on BLAS's threads; the element-wise rest (NumPy, one
-    thread per call, the GIL released) is split by rows over `pool`'s threads.
-    """
-    gaps = rows_active @ centres.matrix.T  # ||mu||^2 - 2 x.mu
-    parts = np.array_split(np.arange(len(gaps)), workers)
-    slices = [slice(part[0], part[-1] + 1) for part in parts if len(part)]
-    outs = pool.map(lambda r: _rows_log_sum_exp(gaps[r], rows_exact[r], centres, sigmas, dtype), slices)
-    return np.concatenate(list(outs), axis=1)
+def _chunk_log_sum_exp(rows_exact, columns, blocks, sigmas, dtype):
+    """`logsumexp_i(-||x - mu_i||^2 / (2 sigma^2))` over every block of centres, for each sigma and row: `[S, rows]`."""
+    rows_active = _augmented_rows(rows_exact, columns, dtype)
+    lse = [
+        _rows_log_sum_exp(rows_active @ centres.matrix.T, rows_exact, centres, sigmas, dtype)  # ||mu||^2 - 2 x.mu
+        for centres in blocks
+    ]
+    return np.logaddexp.reduce(np.stack(lse), axis=0)
 
 
 def _usable_cores():
@@ -230,7 +228,8 @@ def parzen_log_likelihood(
         data: the examples to score, `[M, ...]` (same size per example).
         sigma: kernel width, a number or a 1-D sequence of widths.
         batch_size: data rows per chunk; memory is about
-            `2 * batch_size * min(N, centre_batch_size)` numbers of `dtype`.
+            `2 * batch_size * min(N, centre_batch_size)` numbers of `dtype`
+            per usable core (the chunks run in parallel, one per core).
         centre_batch_size: centres per chunk.
         dtype: `"float32"` (default; the distances to the two nearest
             centres are recomputed exactly) or `"float64"` for the matrix
@@ -261,14 +260,15 @@ def parzen_log_likelihood(
         _Centres(samples[i : i + centre_batch_size], columns, dtype)
         for i in range(0, len(samples), centre_batch_size)
     ]
-    chunks = []
-    workers = _usable_cores()
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for j in range(0, len(data), batch_size):
-            rows_exact = data[j : j + batch_size]
-            rows_active = _augmented_rows(rows_exact, columns, dtype)
-            lse = [_block_log_sum_exp(rows_active, rows_exact, b, flat_sigmas, dtype, pool, workers) for b in blocks]
-            chunks.append(np.logaddexp.reduce(np.stack(lse), axis=0))
+    # One thread per usable core, each taking whole chunks of rows: its products on a one-threaded
+    # BLAS, then its element-wise work (NumPy releases the GIL in both). BLAS's own threads would
+    # spin between products and take the cores from the element-wise work.
+    def chunk(j):
+        return _chunk_log_sum_exp(data[j : j + batch_size], columns, blocks, flat_sigmas, dtype)
+
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with concurrent.futures.ThreadPoolExecutor(_usable_cores()) as pool:
+            chunks = list(pool.map(chunk, range(0, len(data), batch_size)))
     n, d = samples.shape
     log_norm = np.log(n) + d * np.log(flat_sigmas * np.sqrt(2.0 * np.pi))
     ll = np.concatenate(chunks, axis=1) - log_norm[:, None]
