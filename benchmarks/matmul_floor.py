@@ -55,9 +55,12 @@ def flops(matmul):
 
 
 class MatmulFloor:
-    """The step's matmuls, run alone on constant inputs held in variables (so none is folded away)."""
+    """The step's matmuls, run alone on constant inputs held in variables (so none is folded away).
 
-    def __init__(self, gan, element_spec, seed=0):
+    `jit_compile=True` compiles them with XLA, as `--jit_compile` compiles the step.
+    """
+
+    def __init__(self, gan, element_spec, seed=0, jit_compile=False):
         graph = tf.function(gan.train_step).get_concrete_function(element_spec).graph
         self.matmuls = step_matmuls(graph)
         self.gflop = sum(flops(m) for m in self.matmuls) / 1e9
@@ -66,7 +69,7 @@ class MatmulFloor:
             (tf.Variable(rng.standard_normal(a, np.float32)), tf.Variable(rng.standard_normal(b, np.float32)), ta, tb)
             for a, b, ta, tb in self.matmuls
         ]
-        self._run = tf.function(self._step)
+        self._run = tf.function(self._step, jit_compile=jit_compile)
 
     def _step(self):
         return [tf.linalg.matmul(a, b, transpose_a=ta, transpose_b=tb) for a, b, ta, tb in self._inputs]

@@ -49,3 +49,13 @@ def test_an_unknown_batch_size_is_named():
     gan = build_gan(TrainConfig.preset("paper"), (28, 28, 1))
     with pytest.raises(ValueError, match="static shape"):
         MatmulFloor(gan, tf.TensorSpec((None, 1, 28, 28, 1), tf.float32))
+
+
+def test_the_floor_compiles_with_xla_to_the_same_products():
+    gan = build_gan(TrainConfig.preset("paper"), (28, 28, 1))
+    spec = tf.TensorSpec((BATCH, 1, 28, 28, 1), tf.float32)
+    plain, xla = MatmulFloor(gan, spec), MatmulFloor(gan, spec, jit_compile=True)
+    assert xla.matmuls == plain.matmuls
+    for a, b in zip(plain._run(), xla._run()):
+        assert a.shape == b.shape
+        assert float(tf.reduce_max(tf.abs(a - b))) <= 1e-3 * float(tf.reduce_max(tf.abs(a)))
