@@ -7,9 +7,9 @@ scores every checkpoint the run saved (train with
 full protocol (10,000 samples, sigma from logspace(-1, 0, 10) on 1,000
 validation images, 10,000 test images) and the shipped MNIST classifier on
 the same samples, for the averaged generator (EMA) and the trained weights.
-Minutes of training are the checkpoint's save time minus the run's start
-(the time `config.json` was written), so the run must not have been stopped
-and resumed. Results are merged into `benchmarks/time_to_quality.json` under
+A checkpoint's wall minutes are its save time minus the run's start (the
+time `config.json` was written); a run that was stopped and resumed has none
+(null). Results are merged into `benchmarks/time_to_quality.json` under
 `--name` (a checkpoint already scored is not scored again); `--report`
 prints the Markdown tables of docs/results.md from that file
 (`benchmarks.results_report` writes them into docs/results.md), with the
@@ -17,9 +17,11 @@ minutes the documented command takes to reach each epoch on this machine
 where `benchmarks/epoch_time.json` has the run's preset
 (`python -m benchmarks.epoch_time`).
 
-`--pretrained=DIR` also writes the generator of the last checkpoint saved
-within `--budget_minutes` (default 120) to `DIR/generator.keras`, with the
-run's `config.json` and the scores, as the repository's pretrained model.
+`--pretrained=DIR` also writes the generator of the last checkpoint within
+`--budget_minutes` (default 120; at the measured speed where
+`benchmarks/epoch_time.json` has the preset, else wall minutes) to
+`DIR/generator.keras`, with the run's `config.json` and the scores, as the
+repository's pretrained model.
 """
 
 import json
@@ -30,7 +32,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import harness
-from benchmarks.time_to_quality_report import EPOCH_TIME, TIME_TO_QUALITY, time_to_quality_markdown
+from benchmarks.time_to_quality_report import EPOCH_TIME, TIME_TO_QUALITY, run_minutes, time_to_quality_markdown
 from gan_keras.evaluation.protocol import evaluate_generator, load_protocol_data
 from gan_keras.training import CHECKPOINT_SUBDIR, CONFIG_FILE, load_config, save_generator
 from gan_keras.training.checkpointing import checkpoint_epoch, saved_checkpoints
@@ -57,8 +59,16 @@ def run_start(model_dir):
     return os.path.getmtime(os.path.join(model_dir, CONFIG_FILE))
 
 
-def minutes(model_dir, checkpoint):
-    return (os.path.getmtime(checkpoint + ".index") - run_start(model_dir)) / 60.0
+def wall_minutes(model_dir, checkpoints):
+    """`{checkpoint: wall minutes from the run's start to its save}`, each None if the run was resumed.
+
+    `train.py` rewrites `config.json` when it resumes, so a checkpoint older
+    than it means the run stopped and started again: its wall time is unknown.
+    """
+    start = run_start(model_dir)
+    saved = {path: (os.path.getmtime(path + ".index") - start) / 60.0 for path in checkpoints}
+    resumed = any(m < 0 for m in saved.values())
+    return {path: None if resumed else round(m, 1) for path, m in saved.items()}
 
 
 def score(model_dir, checkpoint, test, valid, ema):
@@ -103,7 +113,8 @@ def command(config):
     changed = [
         f"--{k}={v}"
         for k, v in sorted(config.items())
-        if k not in ("data_dir", "rng_streams", "verbose") and getattr(base, k, None) != v
+        # None of these changes the run's weights (steps per call: bit-identical, tested).
+        if k not in ("data_dir", "rng_streams", "verbose", "steps_per_execution") and getattr(base, k, None) != v
     ]
     return " ".join(["python train.py", *([f"--preset={preset}"] if preset != "default" else []), *changed])
 
@@ -113,7 +124,8 @@ def write_pretrained(model_dir, checkpoint, row, out_dir, log=None):
 
     The config's `model_dir` and `data_dir` become `out_dir` and unset (they
     named the training machine's directories); the log keeps only Keras'
-    epoch lines up to the checkpoint's epoch.
+    epoch lines up to the checkpoint's epoch (an epoch stopped midway and run
+    again on resume appears once).
     """
     os.makedirs(out_dir, exist_ok=True)
     restored = load_generator(model_dir, checkpoint, ema=True)
@@ -132,6 +144,8 @@ def write_pretrained(model_dir, checkpoint, row, out_dir, log=None):
                     epoch = int(line.split()[1].split("/")[0])
                 if epoch > epochs:
                     break
+                if line.startswith("Epoch ") and kept and kept[-1].startswith("Epoch "):
+                    kept.pop()  # an epoch the run was stopped in, before its end: it was run again on resume
                 if line.startswith("Epoch ") or "/step" in line:
                     kept.append(line)
         with open(os.path.join(out_dir, "training.log"), "w") as f:
@@ -159,10 +173,11 @@ def main(argv):
     entry = results.setdefault(FLAGS.name, {"checkpoints": {}})
     entry.update(config=config_values, command=command(config_values), hardware=hardware(FLAGS.cores))
     test, valid = load_protocol_data(config.dataset, config.data_dir)
+    wall = wall_minutes(FLAGS.model_dir, paths)
     for path in paths:
         key = os.path.basename(path)
         if key not in entry["checkpoints"]:
-            row = {"epoch": checkpoint_epoch(path), "minutes": round(minutes(FLAGS.model_dir, path), 1)}
+            row = {"epoch": checkpoint_epoch(path), "minutes": wall[path]}
             row["trained"] = score(FLAGS.model_dir, path, test, valid, ema=False)
             if config.ema_decay:
                 row["averaged"] = score(FLAGS.model_dir, path, test, valid, ema=True)
@@ -170,7 +185,12 @@ def main(argv):
             harness.write_json(FLAGS.results, results)  # after each checkpoint: an interrupted run loses little
             print(key, json.dumps(row))
     if FLAGS.pretrained:
-        within = [p for p in paths if minutes(FLAGS.model_dir, p) <= FLAGS.budget_minutes]
+        timings = harness.read_json(EPOCH_TIME, {})
+        rows = {p: entry["checkpoints"][os.path.basename(p)] for p in paths}
+        if any(run_minutes(entry, row, timings) is None for row in rows.values()):
+            cli.fail(PROGRAM, f"--model_dir={FLAGS.model_dir} was resumed and {EPOCH_TIME} has no timing of its "
+                              "preset: its minutes are unknown (run `python -m benchmarks.epoch_time`).")
+        within = [p for p in paths if run_minutes(entry, rows[p], timings) <= FLAGS.budget_minutes]
         if not within:
             cli.fail(PROGRAM, f"no checkpoint was saved within --budget_minutes={FLAGS.budget_minutes}.")
         write_pretrained(FLAGS.model_dir, within[-1], entry["checkpoints"][os.path.basename(within[-1])], FLAGS.pretrained, FLAGS.log)
