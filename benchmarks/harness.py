@@ -17,6 +17,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DOCS = os.path.join(REPO, "docs")
+# The update rules the step benchmarks compare, as TrainConfig overrides of the paper preset.
+UPDATE_RULES = {"simultaneous": dict(), "alternating": dict(update="alternating")}
 
 
 def results_file(name):

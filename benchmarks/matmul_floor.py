@@ -54,6 +54,20 @@ def flops(matmul):
     return 2 * int(np.prod(a[:-2], dtype=np.int64) or 1) * rows * inner * columns
 
 
+def step_and_floor(config, images):
+    """`(gan, dataset, floor)`: `config`'s GAN built for `images`, its training data, and its step's `MatmulFloor`.
+
+    The floor is compiled with XLA when `config.jit_compile` is set, as the step is.
+    """
+    from gan_keras import data as data_lib
+    from gan_keras.training import build_gan
+
+    data = data_lib.TrainingData(images, config.batch_size, config.k)
+    gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+    dataset = data.dataset(config.seed)
+    return gan, dataset, MatmulFloor(gan, dataset.element_spec, jit_compile=config.jit_compile)
+
+
 class MatmulFloor:
     """The step's matmuls, run alone on constant inputs held in variables (so none is folded away).
 

@@ -34,9 +34,7 @@ from gan_keras import data as data_lib
 from gan_keras.training import TrainConfig, build_gan
 from gan_keras.utils import cli
 
-RULES = {"simultaneous": dict(), "alternating": dict(update="alternating")}
-
-flags.DEFINE_list("rules", list(RULES), f"Update rules, of: {', '.join(RULES)}.")
+flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. steps_per_execution=10.")
 flags.DEFINE_integer("steps", 100, "Profiled steps.")
 flags.DEFINE_string("trace_dir", None, "Where the traces go (default: a new temporary directory).")
@@ -118,7 +116,7 @@ def covered(intervals):
 
 
 def profile(rule, images, log_dir):
-    settings = {**RULES[rule], **harness.parse_overrides(FLAGS.set)}
+    settings = {**harness.UPDATE_RULES[rule], **harness.parse_overrides(FLAGS.set)}
     config = TrainConfig.preset("paper", **settings)
     data = data_lib.TrainingData(images, config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
@@ -151,7 +149,7 @@ def profile(rule, images, log_dir):
 
 def main(argv):
     del argv
-    harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, RULES)
+    harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
     log_dir = FLAGS.trace_dir or tempfile.mkdtemp(prefix="gan_keras_profile_")
     # Read when XLA first compiles: the optimised HLO that names a jit_compile step's events.
     os.environ["XLA_FLAGS"] = " ".join(

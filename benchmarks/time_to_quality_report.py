@@ -65,23 +65,10 @@ def minutes_at(timing, epoch):
     return (timing["first_epoch_seconds"] + (epoch - 1) * timing["seconds_per_epoch"]) / 60.0
 
 
-def epoch_within(timing, minutes):
-    """The last epoch that ends within `minutes` at that speed (0 if none).
-
-    Example:
-
-    >>> epoch_within({"first_epoch_seconds": 30.0, "seconds_per_epoch": 15.0}, 120)
-    479
-    """
-    if minutes * 60.0 < timing["first_epoch_seconds"]:
-        return 0
-    return 1 + int((minutes * 60.0 - timing["first_epoch_seconds"]) // timing["seconds_per_epoch"])
-
-
 def seed_row(entry, timing, target, budget):
     """`(epoch it first reached target within the budget, or None; Markdown row)` of one seed's run."""
     rows = sorted(entry["checkpoints"].values(), key=lambda r: r["epoch"])
-    scored = [(r, r.get("averaged") or r["trained"]) for r in rows if r["epoch"] <= epoch_within(timing, budget)]
+    scored = [(r, r.get("averaged") or r["trained"]) for r in rows if minutes_at(timing, r["epoch"]) <= budget]
     first = next((r["epoch"] for r, g in scored if g["parzen"] >= target), None)
     last, g = scored[-1]
     reached = f"{first} ({minutes_at(timing, first):.0f} min)" if first else "not reached"

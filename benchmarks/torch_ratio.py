@@ -28,14 +28,12 @@ import subprocess
 from absl import app, flags
 
 from benchmarks import harness
-from benchmarks.matmul_floor import MatmulFloor
+from benchmarks.matmul_floor import step_and_floor
 from gan_keras import data as data_lib
-from gan_keras.training import TrainConfig, build_gan
+from gan_keras.training import TrainConfig
 from gan_keras.utils import cli
 
-RULES = {"simultaneous": dict(), "alternating": dict(update="alternating")}
-
-flags.DEFINE_list("rules", list(RULES), f"Update rules, of: {', '.join(RULES)}.")
+flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides for gan_keras's side, e.g. steps_per_execution=10.")
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.")
@@ -49,10 +47,7 @@ class Ours:
     """One rule's GAN, built and traced once, timed again each round."""
 
     def __init__(self, config, images):
-        data = data_lib.TrainingData(images, config.batch_size, config.k)
-        self.gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-        self.dataset = data.dataset(config.seed)
-        self.floor = MatmulFloor(self.gan, self.dataset.element_spec)
+        self.gan, self.dataset, self.floor = step_and_floor(config, images)
 
     def steps_per_second(self):
         return harness.fit_steps_per_second(self.gan, self.dataset, FLAGS.steps, FLAGS.repeats)
@@ -78,7 +73,7 @@ def peer_matmuls_per_second(python, floor, threads):
 
 def main(argv):
     del argv
-    harness.fail_unknown("torch_ratio.py", "rules", FLAGS.rules, RULES)
+    harness.fail_unknown("torch_ratio.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
     try:
         overrides = harness.parse_overrides(FLAGS.set)
     except ValueError as e:
@@ -86,7 +81,7 @@ def main(argv):
     python = harness.peer_python(FLAGS.peer_python)
     threads = len(os.sched_getaffinity(0))
     images = data_lib.load_images("mnist", "train")
-    configs = {rule: TrainConfig.preset("paper", **RULES[rule], **overrides) for rule in FLAGS.rules}
+    configs = {rule: TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides) for rule in FLAGS.rules}
     ours = {rule: Ours(config, images) for rule, config in configs.items()}
     rows = {rule: {"gan_keras": [], "torch_peer": [], "matmul_floor": [], "peer_matmul_floor": [],
                    "ratio_per_round": [], "ceiling_per_round": []} for rule in FLAGS.rules}
@@ -108,7 +103,7 @@ def main(argv):
     results = {}
     for rule, row in rows.items():
         results[rule] = {
-            "settings": {"preset": "paper", **RULES[rule], **overrides},
+            "settings": {"preset": "paper", **harness.UPDATE_RULES[rule], **overrides},
             "gan_keras_steps_per_second": harness.summarize(row["gan_keras"]),
             "torch_peer_steps_per_second": harness.summarize(row["torch_peer"]),
             "ratio": harness.summarize(row["ratio_per_round"]),

@@ -15,19 +15,16 @@ Writes `benchmarks/xla_cpu.json`.
 
 import os
 import statistics
-import time
 
 from absl import app, flags
 
 from benchmarks import harness
-from benchmarks.matmul_floor import MatmulFloor
+from benchmarks.matmul_floor import step_and_floor
 from gan_keras import data as data_lib
-from gan_keras.training import TrainConfig, build_gan
+from gan_keras.training import TrainConfig
 from gan_keras.utils import cli
 
-RULES = {"simultaneous": dict(), "alternating": dict(update="alternating")}
-
-flags.DEFINE_list("rules", list(RULES), f"Update rules, of: {', '.join(RULES)}.")
+flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides for both sides, e.g. d_dropout=False.")
 flags.DEFINE_integer("steps", 100, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.")
@@ -38,19 +35,16 @@ FLAGS = flags.FLAGS
 
 def timed(fn):
     """`(fn's result, CPU seconds per wall second while it ran)`."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = fn()
-    return result, (time.process_time() - cpu) / (time.perf_counter() - wall)
+    result = []
+    [(wall, cpu)] = harness.time_repeats(lambda: result.append(fn()), repeats=1, warmup=0)
+    return result[0], cpu / wall
 
 
 class Side:
     """One rule's step, without or with XLA: the `fit` step and its matmuls alone, built and traced once."""
 
     def __init__(self, config, images):
-        data = data_lib.TrainingData(images, config.batch_size, config.k)
-        self.gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-        self.dataset = data.dataset(config.seed)
-        self.floor = MatmulFloor(self.gan, self.dataset.element_spec, jit_compile=config.jit_compile)
+        self.gan, self.dataset, self.floor = step_and_floor(config, images)
 
     def time(self):
         """`{"step": (steps/s, cores busy), "matmuls": (steps/s, cores busy)}` of one round."""
@@ -61,14 +55,14 @@ class Side:
 
 def main(argv):
     del argv
-    harness.fail_unknown("xla_cpu.py", "rules", FLAGS.rules, RULES)
+    harness.fail_unknown("xla_cpu.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
     try:
         overrides = harness.parse_overrides(FLAGS.set)
     except ValueError as e:
         cli.fail("xla_cpu.py", e)
     images = data_lib.load_images("mnist", "train")
     sides = {
-        (rule, jit): Side(TrainConfig.preset("paper", **RULES[rule], **overrides, jit_compile=jit, steps_per_execution=1), images)
+        (rule, jit): Side(TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides, jit_compile=jit, steps_per_execution=1), images)
         for rule in FLAGS.rules
         for jit in (False, True)
     }
@@ -87,7 +81,7 @@ def main(argv):
     for rule in FLAGS.rules:
         plain, xla = runs[(rule, False)], runs[(rule, True)]
         results[rule] = {
-            "settings": {"preset": "paper", **RULES[rule], **overrides, "steps_per_execution": 1},
+            "settings": {"preset": "paper", **harness.UPDATE_RULES[rule], **overrides, "steps_per_execution": 1},
             "step_steps_per_second": {"default": harness.summarize(plain["step"]), "xla": harness.summarize(xla["step"])},
             "matmuls_steps_per_second": {
                 "default": harness.summarize(plain["matmuls"]),
