@@ -151,3 +151,25 @@ def test_several_steps_per_call_train_bit_for_bit_as_one(update):
     assert sorted(weights) == [1, 10]
     for one, ten in zip(weights[1], weights[10], strict=True):
         np.testing.assert_array_equal(one, ten)
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "alternating"])
+def test_masked_dropout_trains_bit_for_bit_as_keras_dropout(update, monkeypatch):
+    """D's one-multiply dropout draws Keras's masks: every weight and slot ends with the same bits."""
+    from gan_keras import data as data_lib
+    from gan_keras.nets.layers import MaskedDropout
+    from gan_keras.training import TrainConfig, build_gan
+
+    images = np.random.default_rng(0).integers(0, 256, (2000, 28, 28, 1), dtype=np.uint8)
+    data = data_lib.TrainingData(images, batch_size=100)
+    bits = {}
+    for dropout in ("masked", "keras"):
+        if dropout == "keras":
+            monkeypatch.setattr(MaskedDropout, "call", keras.layers.Dropout.call)
+        config = TrainConfig.preset("paper", update=update)
+        keras.utils.set_random_seed(config.stream_seed("init"))
+        gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=40, verbose=0)
+        variables = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables
+        bits[dropout] = [np.asarray(v).tobytes() for v in variables + gan.g_optimizer.variables]
+    assert bits["masked"] == bits["keras"]

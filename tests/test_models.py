@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gan_keras import Discriminator, Generator, Maxout, output_bias_from_mean
+from gan_keras.nets.layers import MaskedDropout
 
 
 def test_maxout_matches_numpy_reference():
@@ -46,6 +47,33 @@ def test_maxout_is_reduce_max_over_pylearn2s_layout_bit_for_bit_and_splits_ties(
     np.testing.assert_array_equal(grad, grad_ref)
     np.testing.assert_array_equal(grad[:, 0], grad[:, 1])
     np.testing.assert_allclose(grad[:, 0], np.asarray(x).T @ (dy[:, 0] / 2), rtol=1e-4)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_masked_dropout_draws_keras_dropouts_masks_and_gradients(policy):
+    """The same seed stream, masks, values and gradients as `keras.layers.Dropout`, call after call."""
+    import tensorflow as tf
+
+    dtype = keras.DTypePolicy(policy).compute_dtype
+    x = tf.constant(np.random.default_rng(0).normal(size=(64, 240)), dtype)
+    dy = tf.constant(np.random.default_rng(1).normal(size=(64, 240)), dtype)
+    layers = {
+        "masked": MaskedDropout(0.5, seed=3, dtype=policy),
+        "keras": keras.layers.Dropout(0.5, seed=3, dtype=policy),
+    }
+    for _ in range(3):
+        results = {}
+        for name, layer in layers.items():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+            assert y.dtype == dtype
+            results[name] = [np.asarray(tf.cast(t, tf.float32)) for t in (y, tape.gradient(y, x, dy))]
+        for masked, reference in zip(results["masked"], results["keras"]):
+            np.testing.assert_array_equal(masked, reference)  # equal values (a dropped unit: +0 or -0)
+        assert 0.4 < np.mean(results["masked"][0] == 0) < 0.6
+    np.testing.assert_array_equal(layers["masked"].seed_generator.state, layers["keras"].seed_generator.state)
+    np.testing.assert_array_equal(layers["masked"](x, training=False), x)
 
 
 def test_maxout_rejects_bad_sizes():

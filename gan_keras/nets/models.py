@@ -16,7 +16,7 @@ from keras import layers
 
 from gan_keras.nets import dcgan
 from gan_keras.nets import noise as noise_lib
-from gan_keras.nets.layers import Maxout
+from gan_keras.nets.layers import MaskedDropout, Maxout
 from gan_keras.nets.streams import reseed_generator
 
 __all__ = [
@@ -332,11 +332,11 @@ class Discriminator(keras.Model):
             init = keras.initializers.RandomUniform(-0.005, 0.005)
             stack = [
                 layers.Flatten(),
-                layers.Dropout(0.2, seed=seeds[0]),
+                MaskedDropout(0.2, seed=seeds[0]),
                 Maxout(240, 5, kernel_initializer=init),
-                layers.Dropout(0.5, seed=seeds[1]),
+                MaskedDropout(0.5, seed=seeds[1]),
                 Maxout(240, 5, kernel_initializer=init),
-                layers.Dropout(0.5, seed=seeds[2]),
+                MaskedDropout(0.5, seed=seeds[2]),
                 layers.Dense(1, kernel_initializer=init),
             ]
         elif arch == "points":
@@ -349,14 +349,14 @@ class Discriminator(keras.Model):
             stack = dcgan.discriminator_stack(image_shape)
         else:
             stack = [
-                layers.Dropout(0.2, seed=seeds[0]),
+                MaskedDropout(0.2, seed=seeds[0]),
                 layers.Conv2D(64, 4, strides=2, padding="same"),
                 layers.LeakyReLU(0.2),
-                layers.Dropout(0.5, seed=seeds[1]),
+                MaskedDropout(0.5, seed=seeds[1]),
                 layers.Conv2D(128, 4, strides=2, padding="same"),
                 layers.LeakyReLU(0.2),
                 layers.Flatten(),
-                layers.Dropout(0.5, seed=seeds[2]),
+                MaskedDropout(0.5, seed=seeds[2]),
                 layers.Dense(1),
             ]
         if not dropout:

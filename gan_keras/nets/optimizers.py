@@ -132,10 +132,19 @@ class ScheduledMomentumSGD(keras.optimizers.SGD):
         """The momentum coefficient the next update uses."""
         return self.momentum_schedule(self.iterations)
 
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # The momentum is computed once per update and passed to every
+        # weight's `update_step` with the learning rate, the way Keras passes
+        # the learning rate (through `merge_call` under `tf.distribute`): once
+        # per weight it was a dozen small ops each, 3% of the paper's step.
+        super()._backend_update_step(grads, trainable_variables, (learning_rate, self.current_momentum()))
+
     def update_step(self, gradient, variable, learning_rate):
+        """Updates one weight; `learning_rate` is `(learning rate, momentum)` of this update."""
+        learning_rate, momentum = learning_rate
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        momentum = ops.cast(self.current_momentum(), variable.dtype)
+        momentum = ops.cast(momentum, variable.dtype)
         velocity = self.momentums[self._get_variable_index(variable)]
         if isinstance(gradient, tf.IndexedSlices):
             self.assign(velocity, velocity * momentum - gradient * learning_rate)
