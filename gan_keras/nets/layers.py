@@ -88,12 +88,13 @@ class MaskedDropout(keras.layers.Dropout):
     Keras's dropout (`tf.nn.experimental.stateless_dropout`) scales its input
     and then selects the kept units: two passes over the activations forward
     and two backward. This layer draws the same uniform numbers from the same
-    seed stream, turns them into `scale` or 0 (off the critical path: the
-    mask depends only on the seed) and multiplies once, forward and backward
-    (2-4% of the paper's step). A kept unit gets exactly the same value and
-    gradient; a dropped one gets `x * 0`, a zero whose sign is `x`'s where
-    Keras gives `+0` (and NaN for an infinite `x`), so every weight trained
-    with it is bit for bit the one trained with `keras.layers.Dropout`.
+    seed stream and turns them into `scale` or 0 (off the critical path: the
+    mask depends only on the seed), then multiplies once forward and once
+    backward. A kept unit gets exactly Keras's value and gradient; a dropped
+    one gets `x * 0`, a zero with `x`'s sign where Keras gives `+0` (and NaN
+    for an infinite `x`). Those zeros vanish in the sums of the next layer:
+    training with it ends at the same bits as with `keras.layers.Dropout`
+    (tests/test_gan.py; docs/performance.md).
 
     Example:
 
