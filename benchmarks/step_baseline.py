@@ -1,0 +1,127 @@
+"""Times the training step of this checkout against the code at a git revision, and checks they train alike.
+
+    TFDS_DATA_DIR=... python -m benchmarks.step_baseline --baseline=HEAD~1
+    python -m benchmarks.step_baseline --baseline=33d9413 --rules=alternating --rounds=5
+
+The revision's files are extracted with `git archive` into a temporary
+directory. Each round times this checkout, then the revision, each in a
+process of its own that imports its own `gan_keras`: the paper preset from
+the same seed, `--repeats` epochs of `--steps` steps after a warm-up epoch,
+on the cores this process may use. The speed-up is taken per round, so a
+drift of the machine's speed hits both sides. Each process then hashes every
+weight of G and D and every optimiser slot after all its steps: `same_bits`
+says whether the two codes trained to the same bits in every round. Writes
+`benchmarks/step_baseline.json`.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+from absl import app, flags
+
+from benchmarks import harness
+
+flags.DEFINE_string("baseline", None, "The git revision to compare with (e.g. HEAD~1, a commit).")
+flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
+flags.DEFINE_integer("rounds", 3, "Rounds, each timing this checkout then the baseline.")
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
+flags.DEFINE_integer("repeats", 3, "Timed epochs per side per round.")
+flags.DEFINE_string("output", harness.results_file("step_baseline.json"), "Results file.")
+flags.DEFINE_string("worker_root", None, "Internal: time the gan_keras under this directory and print JSON.")
+flags.DEFINE_string("rule", None, "Internal: the worker's update rule.")
+FLAGS = flags.FLAGS
+
+
+def worker(root, rule):
+    """Times `rule` with the `gan_keras` under `root`; returns its steps/s and the digest of its trained state."""
+    sys.path.insert(0, root)
+    import keras
+    import numpy as np
+
+    from gan_keras import data as data_lib
+    from gan_keras.training import TrainConfig, build_gan
+
+    config = TrainConfig.preset("paper", **harness.UPDATE_RULES[rule])
+    keras.utils.set_random_seed(config.stream_seed("init"))
+    data = data_lib.TrainingData(data_lib.load_images("mnist", "train"), config.batch_size, config.k)
+    gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+    steps_per_second = harness.fit_steps_per_second(gan, data.dataset(config.seed), FLAGS.steps, FLAGS.repeats)
+    digest = hashlib.sha256()
+    state = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables + gan.g_optimizer.variables
+    for variable in state:
+        digest.update(np.asarray(variable).tobytes())
+    return {"steps_per_second": steps_per_second, "digest": digest.hexdigest(), "package": os.path.dirname(
+        sys.modules["gan_keras"].__file__)}
+
+
+def extract(revision, directory):
+    """Writes the files of git `revision` under `directory`; returns the revision's short hash."""
+    short = subprocess.run(["git", "rev-parse", "--short", revision], cwd=harness.REPO, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    archive = os.path.join(directory, "baseline.tar")
+    subprocess.run(["git", "archive", "--format=tar", f"--output={archive}", short], cwd=harness.REPO, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(os.path.join(directory, "tree"), filter="data")
+    return short
+
+
+def timed(root, rule):
+    """One worker process's result for the code under `root`."""
+    command = [sys.executable, "-m", "benchmarks.step_baseline", f"--worker_root={root}", f"--rule={rule}",
+               f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}"]
+    out = subprocess.run(command, cwd=harness.REPO, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    if os.path.realpath(result.pop("package")) != os.path.realpath(os.path.join(root, "gan_keras")):
+        sys.exit(f"step_baseline.py: the worker for {root} imported another gan_keras.")
+    return result
+
+
+def main(argv):
+    del argv
+    if FLAGS.worker_root:
+        print(json.dumps(worker(FLAGS.worker_root, FLAGS.rule)))
+        return
+    if not FLAGS.baseline:
+        sys.exit("step_baseline.py: error: --baseline=REV is required (a git revision, e.g. HEAD~1).")
+    harness.fail_unknown("step_baseline.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
+    with tempfile.TemporaryDirectory() as tmp:
+        revision = extract(FLAGS.baseline, tmp)
+        roots = {"this": harness.REPO, "baseline": os.path.join(tmp, "tree")}
+        runs = {rule: {side: [] for side in roots} for rule in FLAGS.rules}
+        for round_ in range(FLAGS.rounds):
+            for rule in FLAGS.rules:
+                for side, root in roots.items():
+                    start = time.perf_counter()
+                    runs[rule][side].append(timed(root, rule))
+                    median = harness.summarize(runs[rule][side][-1]["steps_per_second"])["median"]
+                    print(f"round {round_ + 1} {rule:12s} {side:8s} {median:6.2f} steps/s "
+                          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    results = {}
+    for rule, sides in runs.items():
+        medians = {side: [harness.summarize(r["steps_per_second"])["median"] for r in rs] for side, rs in sides.items()}
+        digests = {r["digest"] for rs in sides.values() for r in rs}
+        results[rule] = {
+            "settings": {"preset": "paper", **harness.UPDATE_RULES[rule]},
+            "this_steps_per_second": harness.summarize(medians["this"]),
+            "baseline_steps_per_second": harness.summarize(medians["baseline"]),
+            "speedup": harness.summarize([a / b for a, b in zip(medians["this"], medians["baseline"])]),
+            "steps_trained_per_side": FLAGS.steps * (1 + FLAGS.repeats),
+            "same_bits": len(digests) == 1,
+            "runs": medians,
+        }
+        r = results[rule]
+        print(f"{rule:12s} speed-up {r['speedup']['median']:.3f}x (min {r['speedup']['min']:.3f}, "
+              f"max {r['speedup']['max']:.3f}); same bits after {r['steps_trained_per_side']} steps: {r['same_bits']}")
+    harness.write_results(FLAGS.output, f"against {revision}", dict(
+        results, baseline=revision, date=harness.utc_now(), command=harness.command("benchmarks.step_baseline")))
+    print(f"Wrote {FLAGS.output}.")
+
+
+if __name__ == "__main__":
+    app.run(main)
