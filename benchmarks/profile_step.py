@@ -75,7 +75,7 @@ def hlo_op_names(dump_dir):
 
 
 def op_seconds(trace_path, hlo_names=None):
-    """Seconds per category over the op events of the compute threads, and the top ops.
+    """Seconds per category over the op events of the compute threads, the top ops, the busy time, the op count.
 
     TensorFlow's kernels run on its `tf_Compute` threads, XLA's instructions
     on the Eigen pool's; `hlo_names` (`hlo_op_names`) names the latter.
@@ -101,7 +101,7 @@ def op_seconds(trace_path, hlo_names=None):
             by_op[name.rpartition(":")[2] + " " + name.rpartition(":")[0].split("/", 1)[-1]] += seconds
             start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
             intervals.append((start, start + seconds))
-    return by_category, by_op, covered(intervals)
+    return by_category, by_op, covered(intervals), len(intervals)
 
 
 def covered(intervals):
@@ -129,7 +129,7 @@ def profile(rule, images, log_dir):
     wall = time.perf_counter() - start
     tf.profiler.experimental.stop()
     trace = sorted(glob.glob(os.path.join(rule_dir, "**", "*.xplane.pb"), recursive=True))[-1]
-    by_category, by_op, busy = op_seconds(trace, hlo_op_names(os.path.join(log_dir, XLA_DUMP)) if config.jit_compile else None)
+    by_category, by_op, busy, events = op_seconds(trace, hlo_op_names(os.path.join(log_dir, XLA_DUMP)) if config.jit_compile else None)
     op_total = sum(by_category.values())
     ms = lambda seconds: round(1000 * seconds / FLAGS.steps, 3)  # noqa: E731  per step
     return {
@@ -139,6 +139,8 @@ def profile(rule, images, log_dir):
         "ops_running_ms_per_step": ms(busy),
         "no_op_running_ms_per_step": ms(wall - busy),
         "op_ms_per_step_summed_over_threads": ms(op_total),
+        # Each op is dispatched by TensorFlow's executor: many small ops cost time of their own.
+        "ops_per_step": round(events / FLAGS.steps, 1),
         "categories": {
             what: {"ms_per_step": ms(s), "share_of_op_time": round(s / op_total, 4)}
             for what, s in by_category.most_common()
@@ -160,7 +162,7 @@ def main(argv):
     for rule in FLAGS.rules:
         r = results[rule] = profile(rule, images, log_dir)
         print(f"{rule}: {r['wall_ms_per_step']:.2f} ms/step wall, ops running {r['ops_running_ms_per_step']:.2f}, "
-              f"none running {r['no_op_running_ms_per_step']:.2f}")
+              f"none running {r['no_op_running_ms_per_step']:.2f}; {r['ops_per_step']} ops a step")
         for what, c in r["categories"].items():
             print(f"  {what:36s} {c['ms_per_step']:7.2f} ms/step {100 * c['share_of_op_time']:5.1f}%")
     name = ",".join(["paper", *FLAGS.set])
