@@ -101,7 +101,7 @@ def main(argv):
         rows.append({"folder_images": size, **json.loads(out.strip().splitlines()[-1])})
         print(rows[-1], flush=True)
     harness.write_json(FLAGS.results, {
-        "command": harness.command("benchmarks.input_pipeline"),
+        "command": harness.command("benchmarks.input_pipeline", local=("work_dir",)),
         "date": harness.utc_now(),
         "hardware": harness.hardware(),
         "image": f"{SIZE}x{SIZE}x3 JPEG, quality 90",
