@@ -59,6 +59,25 @@ def command(module, local=()):
     return " ".join(["python", "-m", module, *map(shown, sys.argv[1:])])
 
 
+def shown_run(path):
+    """A run dir as records and docs name it: `runs/<its name>`, not this machine's path (None stays None).
+
+    Example:
+
+    >>> shown_run("/scratch/me/runs/paper/")
+    'runs/paper'
+    """
+    return path and f"runs/{os.path.basename(os.path.normpath(path))}"
+
+
+def shown_paths(text, *run_dirs):
+    """`text` with each run dir's path in it (absolute, or as given) written as `shown_run` writes it."""
+    for run_dir in filter(None, run_dirs):
+        for form in (os.path.abspath(run_dir), os.path.normpath(run_dir)):
+            text = text.replace(form, shown_run(run_dir))
+    return text
+
+
 def scores(result):
     """The rounded scores a sweep keeps of an `evaluate_generator` / `evaluate_samples` result."""
     metrics = result["classifier_metrics"]

@@ -56,6 +56,7 @@ def run_variant(name, overrides):
     from gan_keras.cli.evaluate import evaluate_model_dir  # after training: it loads the classifier
 
     result = evaluate_model_dir(model_dir, data_dir=FLAGS.data_dir)
+    result.update(model_dir=harness.shown_run(model_dir), source=harness.shown_paths(result["source"], model_dir))
     result["train_seconds"] = round(train_seconds, 1)
     return result
 

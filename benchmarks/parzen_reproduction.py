@@ -106,8 +106,8 @@ def run_report(model_dir, continues, continued_at, log_paths, hardware, grid, re
         settings = json.load(f)
     trained, _ = results_report.run_curves(records, [continues, model_dir])
     return {
-        "model_dir": os.path.abspath(model_dir),
-        "continues": continues and os.path.abspath(continues),
+        "model_dir": harness.shown_run(model_dir),
+        "continues": harness.shown_run(continues),
         "continued_at_epoch": continued_at,
         "config": settings,  # its config.json, as written
         "epochs": config.epochs,
@@ -159,6 +159,7 @@ def evaluate_checkpoint(model_dir, test, valid, path, records):
     generator = None
     for ema in (False, True) if has_ema(path) else (False,):
         result, generator = evaluate_restored(model_dir, test, valid, checkpoint=path, ema=ema)
+        result.update(model_dir=harness.shown_run(model_dir), source=harness.shown_paths(result["source"], model_dir))
         result["wall_hours"] = round(hours, 3)
         record(records, result)
         weights = "averaged G" if ema else "trained G"

@@ -145,13 +145,13 @@ def versus_paper(result):
 def longest_tail_average(model_dir):
     """The widest tail average of `model_dir`'s G in `weight_averaging.json`, or None."""
     sweeps = benchmark_results("weight_averaging.json") or {"runs": {}}
-    results = sweeps["runs"].get(os.path.abspath(model_dir), {}).get("results", [])
+    results = sweeps["runs"].get(harness.shown_run(model_dir), {}).get("results", [])
     return max(results, key=lambda r: r["window"], default=None)
 
 
 def run_curves(records, model_dirs):
     """`(trained, averaged)`: the run's evaluations by epoch, of G's trained and averaged weights."""
-    dirs = [os.path.abspath(d) for d in model_dirs if d]
+    dirs = [harness.shown_run(d) for d in model_dirs if d]
     runs = [r for r in records["evaluations"] if r["model_dir"] in dirs]
     trained = {r["epoch"]: r for r in runs if not r.get("ema", False)}
     averaged = {r["epoch"]: r for r in runs if r.get("ema", False)}
@@ -176,7 +176,7 @@ def averaging_markdown(decay):
     for model_dir, sweep in (sweeps or {"runs": {}})["runs"].items():
         lines += [
             "",
-            f"`benchmarks/weight_averaging.py` averaged the trained G of `{shown(model_dir)}` uniformly "
+            f"`benchmarks/weight_averaging.py` averaged the trained G of `{harness.shown_run(model_dir)}` uniformly "
             "over its last K epoch-end checkpoints (a tail average: it needs every epoch's "
             "checkpoint kept, where the EMA needs none):",
             "",
@@ -191,13 +191,8 @@ def averaging_markdown(decay):
     return lines
 
 
-def shown(path):
-    """A run dir as the docs name it: `runs/<its name>`, not this machine's scratch path."""
-    return path and f"runs/{os.path.basename(os.path.normpath(path))}"
-
-
 def lineage_markdown(model_dir, continues, continued_at):
-    model_dir, continues = shown(model_dir), shown(continues)
+    model_dir, continues = harness.shown_run(model_dir), harness.shown_run(continues)
     if not continues:
         return [f"Model dir `{model_dir}`, trained by `train.py` with these settings (its `config.json`):"]
     return [
@@ -287,7 +282,7 @@ def results_markdown(records):
     settings = dict(report["config"])
     for key in ("model_dir", "data_dir"):
         if settings.get(key):
-            settings[key] = shown(settings[key]) if key == "model_dir" else "$TFDS_DATA_DIR"
+            settings[key] = harness.shown_run(settings[key]) if key == "model_dir" else "$TFDS_DATA_DIR"
     lines += [f"| --{k} | {v} |" for k, v in settings.items()]
     if log:
         lines += [
@@ -351,12 +346,12 @@ def results_markdown(records):
         f"epoch {continued_at}:" if continues else "",
         "",
         "```",
-        f"python train.py --model_dir={shown(model_dir)} --epochs={report['epochs']}"
+        f"python train.py --model_dir={harness.shown_run(model_dir)} --epochs={report['epochs']}"
         + (f" --ema_decay={ema_decay}" if ema_decay else "")
         + " --verbose=2",
-        f"python -m gan_keras.evaluate --model_dir={shown(model_dir)}"
+        f"python -m gan_keras.evaluate --model_dir={harness.shown_run(model_dir)}"
         + ("            # the averaged G; --noema: the trained one" if ema_decay else ""),
-        f"python -m benchmarks.parzen_reproduction --model_dir={shown(model_dir)}",
+        f"python -m benchmarks.parzen_reproduction --model_dir={harness.shown_run(model_dir)}",
         "```",
         "",
     ]

@@ -169,7 +169,7 @@ def main(argv):
     with open(os.path.join(FLAGS.model_dir, CONFIG_FILE)) as f:
         config_values = json.load(f)
     # The run's own directories are one machine's: keep only the run's name.
-    config_values.update(model_dir=f"runs/{os.path.basename(os.path.normpath(FLAGS.model_dir))}", data_dir=None)
+    config_values.update(model_dir=harness.shown_run(FLAGS.model_dir), data_dir=None)
     entry = results.setdefault(FLAGS.name, {"checkpoints": {}})
     entry.update(config=config_values, command=command(config_values), hardware=hardware(FLAGS.cores))
     test, valid = load_protocol_data(config.dataset, config.data_dir)

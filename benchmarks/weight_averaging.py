@@ -62,14 +62,14 @@ def main(argv):
     results = []
     for k in windows:
         generator.set_weights(average_weights(weights[-k:]))
-        source = f"G averaged over {paths[-k]} ... {paths[-1]}"
+        source = harness.shown_paths(f"G averaged over {paths[-k]} ... {paths[-1]}", FLAGS.model_dir, directory)
         # The Parzen protocol, and the classifier metrics of the same samples.
         result = evaluate_generator(Restored(generator, source), test, valid, dataset=config.dataset)
         result.update(window=k, first_epoch=restored[-k].epoch, last_epoch=restored[-1].epoch)
         results.append(result)
         print(f"last {k} epochs ({restored[-k].epoch}-{restored[-1].epoch}): {parzen.table1_line(result)}")
     recorded = harness.read_json(FLAGS.output, {"runs": {}})
-    recorded["runs"][os.path.abspath(FLAGS.model_dir)] = {
+    recorded["runs"][harness.shown_run(FLAGS.model_dir)] = {
         "date": harness.utc_now(),
         "results": results,
     }
