@@ -303,8 +303,9 @@ class Discriminator(keras.Model):
             to the image as `num_classes` constant channels (`"dcgan"`).
 
     Dropout follows the released configuration: keep probability 0.8 on the
-    input, 0.5 on the input of each later layer, active only when `training`.
-    Under `tf.distribute`, replicas share the dropout seed state.
+    input, 0.5 on the input of each later layer, active only when `training`
+    (`MaskedDropout`: Keras's masks, applied as one multiply). Under
+    `tf.distribute`, replicas share the dropout seed state.
 
     Example:
 
