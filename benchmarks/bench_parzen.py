@@ -102,8 +102,7 @@ def baseline_record(seconds, baseline, result):
     """The `--baseline` revision's timings, in the same rounds, and how far its result is from today's."""
     times = [wall for wall, _ in seconds]
     return {
-        "revision": subprocess.run(["git", "rev-parse", "--short", FLAGS.baseline], cwd=harness.REPO, check=True,
-                                   capture_output=True, text=True).stdout.strip(),
+        "revision": harness.short_revision(FLAGS.baseline),
         "seconds": dict(harness.summarize(times), runs=times),
         "cpu_seconds": harness.summarize([cpu for _, cpu in seconds]),
         "log_likelihood_difference_nats": abs(baseline["log_likelihood"] - result["log_likelihood"]),

@@ -137,10 +137,7 @@ def main(argv):
     del argv
     if harness.report_only("collapse_rate.py", FLAGS, report):
         return
-    try:
-        overrides = harness.parse_overrides(FLAGS.set)
-    except ValueError as e:
-        cli.fail("collapse_rate.py", e)
+    overrides = harness.set_overrides("collapse_rate.py", FLAGS.set)
     name = ",".join([f"preset={FLAGS.preset}", *FLAGS.set])
     test, valid = load_protocol_data("mnist")
     results = harness.read_json(FLAGS.results, {})

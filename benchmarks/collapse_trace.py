@@ -81,7 +81,7 @@ class Probe(keras.callbacks.Callback):
 
 def main(argv):
     del argv
-    overrides = harness.parse_overrides(FLAGS.set)
+    overrides = harness.set_overrides("collapse_trace.py", FLAGS.set)
     name = FLAGS.name or f"seed {FLAGS.seed}" + (f", {','.join(FLAGS.set)}" if FLAGS.set else "")
     config = TrainConfig(
         model_dir=os.path.join(FLAGS.out_dir, name.replace(",", "_").replace(" ", "_")),

@@ -212,6 +212,20 @@ def parse_overrides(items):
     return overrides
 
 
+def set_overrides(program, items):
+    """`parse_overrides(items)` of a `--set` flag, or an exit with one line naming the bad field."""
+    try:
+        return parse_overrides(items)
+    except ValueError as e:
+        sys.exit(f"{program}: error: {e}")
+
+
+def short_revision(revision):
+    """The short hash of git `revision` in this repository."""
+    return subprocess.run(["git", "rev-parse", "--short", revision], cwd=REPO, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def untrained_paper_gan():
     """The GAN of the paper's MNIST preset, untrained (the weights' values change neither sizes nor speed)."""
     from gan_keras.training import TrainConfig, build_gan

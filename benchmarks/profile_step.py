@@ -115,8 +115,8 @@ def covered(intervals):
     return total
 
 
-def profile(rule, images, log_dir):
-    settings = {**harness.UPDATE_RULES[rule], **harness.parse_overrides(FLAGS.set)}
+def profile(rule, images, log_dir, overrides):
+    settings = {**harness.UPDATE_RULES[rule], **overrides}
     config = TrainConfig.preset("paper", **settings)
     data = data_lib.TrainingData(images, config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
@@ -152,6 +152,7 @@ def profile(rule, images, log_dir):
 def main(argv):
     del argv
     harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
+    overrides = harness.set_overrides("profile_step.py", FLAGS.set)
     log_dir = FLAGS.trace_dir or tempfile.mkdtemp(prefix="gan_keras_profile_")
     # Read when XLA first compiles: the optimised HLO that names a jit_compile step's events.
     os.environ["XLA_FLAGS"] = " ".join(
@@ -160,7 +161,7 @@ def main(argv):
     images = data_lib.load_images("mnist", "train")
     results = {}
     for rule in FLAGS.rules:
-        r = results[rule] = profile(rule, images, log_dir)
+        r = results[rule] = profile(rule, images, log_dir, overrides)
         print(f"{rule}: {r['wall_ms_per_step']:.2f} ms/step wall, ops running {r['ops_running_ms_per_step']:.2f}, "
               f"none running {r['no_op_running_ms_per_step']:.2f}; {r['ops_per_step']} ops a step")
         for what, c in r["categories"].items():

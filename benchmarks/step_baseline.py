@@ -62,8 +62,7 @@ def worker(root, rule):
 
 def extract(revision, directory):
     """Writes the files of git `revision` under `directory`; returns the revision's short hash."""
-    short = subprocess.run(["git", "rev-parse", "--short", revision], cwd=harness.REPO, check=True,
-                           capture_output=True, text=True).stdout.strip()
+    short = harness.short_revision(revision)
     archive = os.path.join(directory, "baseline.tar")
     subprocess.run(["git", "archive", "--format=tar", f"--output={archive}", short], cwd=harness.REPO, check=True)
     with tarfile.open(archive) as tar:

@@ -22,7 +22,6 @@ from benchmarks import harness
 from benchmarks.matmul_floor import step_and_floor
 from gan_keras import data as data_lib
 from gan_keras.training import TrainConfig
-from gan_keras.utils import cli
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides for both sides, e.g. d_dropout=False.")
@@ -56,10 +55,7 @@ class Side:
 def main(argv):
     del argv
     harness.fail_unknown("xla_cpu.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
-    try:
-        overrides = harness.parse_overrides(FLAGS.set)
-    except ValueError as e:
-        cli.fail("xla_cpu.py", e)
+    overrides = harness.set_overrides("xla_cpu.py", FLAGS.set)
     images = data_lib.load_images("mnist", "train")
     sides = {
         (rule, jit): Side(TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides, jit_compile=jit, steps_per_execution=1), images)
