@@ -9,7 +9,7 @@ import pytest
 import gan_keras
 
 # Benchmark modules define flags at import (which clash if all are imported): only flag-free ones here.
-BENCHMARK_MODULES = ["benchmarks.harness", "benchmarks.time_to_quality_report"]
+BENCHMARK_MODULES = ["benchmarks.harness", "benchmarks.philox", "benchmarks.time_to_quality_report"]
 MODULES = (
     ["gan_keras"]
     + sorted(m.name for m in pkgutil.walk_packages(gan_keras.__path__, "gan_keras."))
