@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from cli_runner import run_commands
 
-from gan_keras.training import TrainConfig, run
+from gan_keras.training import ConfigError, TrainConfig, run
 from gan_keras.training.checkpointing import CheckpointError
 from gan_keras.training.restoring import load_generator
 from gan_keras.utils import locking
@@ -216,3 +216,17 @@ def test_export_onto_a_full_disk_keeps_the_previous_version(tfds_dir, trained_ru
         assert sorted(os.listdir(export_dir)) == ["1", "generator.keras"]
         assert os.path.getsize(os.path.join(export_dir, "1", "saved_model.pb")) == before["1"]
         assert tf.saved_model.load(os.path.join(export_dir, "1")).signatures["sample"] is not None
+
+
+def test_a_dataset_that_cannot_be_loaded_leaves_no_model_dir(tmp_path):
+    """Bad input writes nothing: the model dir run() made for it (and its new parents) go again; an old one stays."""
+    tfds_empty = tmp_path / "tfds"
+    kept = tmp_path / "kept"
+    for made in (tfds_empty, kept):
+        made.mkdir()
+    (kept / "notes.txt").write_text("the user's")
+    for model_dir in (tmp_path / "runs" / "new", kept):
+        with pytest.raises(ConfigError, match=r"^--dataset: dataset 'cifar10' is not prepared in "):
+            run(TrainConfig(model_dir=str(model_dir), dataset="cifar10", data_dir=str(tfds_empty)))
+    assert sorted(os.listdir(tmp_path)) == ["kept", "tfds"]
+    assert os.listdir(kept) == ["notes.txt"]

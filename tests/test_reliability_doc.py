@@ -83,7 +83,11 @@ def program_and_args(args):
 
 @pytest.fixture(scope="module")
 def documented_runs(tfds_dir, trained_run, tmp_path_factory):
-    """`{command: (result, substitute)}` for every row: each row in its own dirs, one runner per program."""
+    """`({command: (skip, result, substitute)}, what the rows left in their working dir)`.
+
+    Each row runs in its own dirs, one runner per program, all in one empty
+    working dir (where a default `--model_dir`, `runs/mnist`, would go).
+    """
     prepared, by_program = {}, {}
     with contextlib.ExitStack() as stack:
         for i, (command, _) in enumerate(ROWS):
@@ -103,24 +107,34 @@ def documented_runs(tfds_dir, trained_run, tmp_path_factory):
             program, args = program_and_args(shlex.split(substitute(command)))
             by_program.setdefault(program, []).append((command, args))
             prepared[command] = (None, substitute)
+        cwd = tmp_path_factory.mktemp("cwd")  # where a row's default dirs (runs/mnist) would go
         processes = {
-            program: start_commands(program, [args for _, args in commands]) for program, commands in by_program.items()
+            program: start_commands(program, [args for _, args in commands], cwd=cwd)
+            for program, commands in by_program.items()
         }
         results = {}
         for program, process in processes.items():
             for (command, _), result in zip(by_program[program], finish_commands(process)):
                 results[command] = result
-    return {command: (skip, results.get(command), substitute) for command, (skip, substitute) in prepared.items()}
+    runs = {command: (skip, results.get(command), substitute) for command, (skip, substitute) in prepared.items()}
+    return runs, sorted(os.listdir(cwd))
 
 
 @pytest.mark.multiprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("command, error", ROWS, ids=[c for c, _ in ROWS])
 def test_documented_error(command, error, documented_runs):
-    skip, result, substitute = documented_runs[command]
+    skip, result, substitute = documented_runs[0][command]
     if skip:
         pytest.skip(skip)
     assert result["traceback"] is None, result["traceback"]
     assert "Traceback" not in result["stderr"], result["stderr"][-2000:]
     assert result["status"] == 1, result
     assert result["message"] == substitute(error)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_no_bad_input_writes_anything(documented_runs):
+    """"Every flag is checked before anything is written": no row left a file or dir where it ran."""
+    assert documented_runs[1] == []

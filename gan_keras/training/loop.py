@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import shutil
 import sys
 
 import keras
@@ -174,6 +175,29 @@ def _open_model_dir(config, chief, out_dir, held):
             raise ConfigError(str(e)) from None
 
 
+def _missing_dirs(path):
+    """The dirs `os.makedirs(path)` would create, deepest first (none if `path` exists)."""
+    missing, path = [], os.path.abspath(path)
+    while not os.path.exists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def _remove_new_dirs(new_dirs):
+    """Removes the run dir `run()` made (`new_dirs[0]`, with what it wrote there) and its new parents if empty.
+
+    A parent is left if another run has made a dir in it meanwhile.
+    """
+    if new_dirs:
+        shutil.rmtree(new_dirs[0], ignore_errors=True)
+    for parent in new_dirs[1:]:
+        try:
+            os.rmdir(parent)
+        except OSError:
+            return
+
+
 def _set_steps_per_call(gan, steps):
     """Makes `fit` run `steps` train steps per `tf.function` call (the train function is traced again)."""
     if gan.steps_per_execution != steps:
@@ -273,12 +297,18 @@ def run(config, callbacks=()):
     _check_replicas(config, strategy)
     chief = distribute.is_chief(strategy)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
+    new_dirs = _missing_dirs(out_dir)
     with contextlib.ExitStack() as held:
         # Multi-worker saves are collective: one worker's signal cannot save alone.
         signals = held.enter_context(PreemptionSignals()) if config.strategy != "multi_worker" else None
         _open_model_dir(config, chief, out_dir, held)
-        data = _training_data(config)
-        _check_steps_per_execution(config, data)
+        try:
+            data = _training_data(config)
+            _check_steps_per_execution(config, data)
+        except ConfigError:
+            # Bad input writes nothing: the dirs this run made go, while it still holds the lock.
+            _remove_new_dirs(new_dirs)
+            raise
         if chief:
             save_config(config)
         return _train(config, data, strategy, out_dir, signals, callbacks, chief)
