@@ -14,7 +14,12 @@ among tied pieces. Each variant here computes the same forward values:
 - `max_pool`: `tf.nn.max_pool1d` over windows of 5 (oneDNN's pooling), whose
   gradient gives a tie to the first piece;
 - `one_select`: `reduce_max` with a custom gradient that gives every tied
-  piece the whole gradient (session 26's reverted experiment).
+  piece the whole gradient (session 26's reverted experiment);
+- `piece_major`: the kernel's columns read piece-major (`[batch, 5, 240]`
+  straight from the matmul, no transpose either way). It trains from the same
+  function as the others (the initial kernel and bias are permuted to that
+  layout, the trained ones permuted back to compare), but D's input gradient
+  `dz W^T` sums the 1,200 pieces in another order.
 
 For each: milliseconds of one forward and gradient of a `[200, 1200]` layer
 (chained ten deep in one `tf.function`, with an add per link so that none is
@@ -60,10 +65,27 @@ def max_over_pieces(variant, z, units, pieces):
         return tf.reduce_max(tf.transpose(tf.reshape(z, (-1, units, pieces)), (0, 2, 1)), axis=1)
     if variant == "max_pool":
         return tf.squeeze(tf.nn.max_pool1d(z[..., None], pieces, pieces, "VALID"), -1)
+    if variant == "piece_major":
+        return tf.reduce_max(tf.reshape(z, (-1, pieces, units)), axis=1)
     return _one_select_max(tf.reshape(z, (-1, units, pieces)))
 
 
-VARIANTS = ("reduce_max", "middle_axis", "max_pool", "one_select")
+VARIANTS = ("reduce_max", "middle_axis", "max_pool", "one_select", "piece_major")
+
+
+def piece_major_order(units, pieces):
+    """Column `p * units + u` of the piece-major layout is column `u * pieces + p` of pylearn2's."""
+    return np.arange(units * pieces).reshape(units, pieces).T.reshape(-1)
+
+
+def _permute_maxout_weights(network, inverse=False):
+    """Puts every `Maxout` layer's kernel and bias into the piece-major layout (or, `inverse`, back)."""
+    for layer in network.layers:
+        if isinstance(layer, Maxout):
+            order = piece_major_order(layer.units, layer.pieces)
+            order = np.argsort(order) if inverse else order
+            layer.kernel.assign(tf.gather(layer.kernel, order, axis=1))
+            layer.bias.assign(tf.gather(layer.bias, order))
 
 
 def layer_milliseconds(variant, units=240, pieces=5, batch=200):
@@ -93,7 +115,7 @@ def layer_milliseconds(variant, units=240, pieces=5, batch=200):
 
 
 def trained_weights(variant, images):
-    """Every weight after `--steps` alternating steps of the paper preset, seed 0, with `variant`'s max."""
+    """D's initial logits on 16 images, and every weight after `--steps` alternating steps (paper preset, seed 0)."""
     original = Maxout.call
 
     def call(self, inputs):
@@ -106,8 +128,13 @@ def trained_weights(variant, images):
         keras.utils.set_random_seed(config.stream_seed("init"))
         data = data_lib.TrainingData(images, config.batch_size, config.k)
         gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        if variant == "piece_major":  # the same function as the others compute
+            _permute_maxout_weights(gan.discriminator)
+        initial = np.asarray(gan.discriminator(images[:16].astype(np.float32) / 255.0, training=False))
         gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
-        return [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights]
+        if variant == "piece_major":
+            _permute_maxout_weights(gan.discriminator, inverse=True)
+        return initial, [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights]
     finally:
         Maxout.call = original
 
@@ -115,13 +142,14 @@ def trained_weights(variant, images):
 def main(argv):
     del argv
     images = data_lib.load_images("mnist", "train")
-    reference = trained_weights("reduce_max", images)
+    reference_logits, reference = trained_weights("reduce_max", images)
     results = {}
     for variant in VARIANTS:
-        weights = reference if variant == "reduce_max" else trained_weights(variant, images)
+        logits, weights = (reference_logits, reference) if variant == "reduce_max" else trained_weights(variant, images)
         differing = sum(int(np.sum(a != b)) for a, b in zip(reference, weights))
         results[variant] = {
             "forward_and_gradient_ms": round(layer_milliseconds(variant), 4),
+            "same_initial_logits": bool(np.array_equal(logits, reference_logits)),  # the same function at step 0
             "weights_differing_after_steps": differing,
             "max_abs_weight_difference": float(max(np.max(np.abs(a - b)) for a, b in zip(reference, weights))),
         }
