@@ -161,9 +161,12 @@ def _check_steps_per_execution(config, data):
 def _open_model_dir(config, chief, out_dir, held):
     """Creates the run's dir and, on the chief, takes the model dir's lock for the life of `held`.
 
+    Returns the dirs it created, deepest first (none if `out_dir` existed).
+
     Raises:
         ConfigError: one line if the dir cannot be created or another writer holds it.
     """
+    new_dirs = _missing_dirs(out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -173,6 +176,7 @@ def _open_model_dir(config, chief, out_dir, held):
             held.enter_context(locking.hold(config.model_dir, "train.py"))
         except locking.LockedError as e:
             raise ConfigError(str(e)) from None
+    return new_dirs
 
 
 def _missing_dirs(path):
@@ -297,11 +301,10 @@ def run(config, callbacks=()):
     _check_replicas(config, strategy)
     chief = distribute.is_chief(strategy)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
-    new_dirs = _missing_dirs(out_dir)
     with contextlib.ExitStack() as held:
         # Multi-worker saves are collective: one worker's signal cannot save alone.
         signals = held.enter_context(PreemptionSignals()) if config.strategy != "multi_worker" else None
-        _open_model_dir(config, chief, out_dir, held)
+        new_dirs = _open_model_dir(config, chief, out_dir, held)
         try:
             data = _training_data(config)
             _check_steps_per_execution(config, data)
