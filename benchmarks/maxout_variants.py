@@ -3,14 +3,17 @@
     TFDS_DATA_DIR=... python -m benchmarks.maxout_variants
 
 The paper's D takes, for each of 240 units, the max of 5 affine pieces;
-`gan_keras.nets.layers.Maxout` does it with `reduce_max` over the last axis of
-`[batch, 240, 5]`, and TensorFlow's gradient splits a unit's gradient evenly
-among tied pieces. Each variant here computes the same forward values:
+TensorFlow's gradient of `reduce_max` over the last axis of `[batch, 240, 5]`
+splits a unit's gradient evenly among tied pieces. Each variant here computes
+the same forward values:
 
 - `reduce_max`: over the last axis, as the layer did before session 27;
 - `middle_axis`: the pieces moved to the middle axis (`[batch, 5, 240]`) by a
   transpose, then TensorFlow's own max and gradient: the same arithmetic (the
-  layer now);
+  layer in sessions 27 to 29);
+- `xla`: `gan_keras.nets.layers.max_over_pieces` (the layer now): the max over
+  the last axis and TensorFlow's gradient formula, each compiled by XLA into
+  one loop: the same arithmetic;
 - `max_pool`: `tf.nn.max_pool1d` over windows of 5 (oneDNN's pooling), whose
   gradient gives a tie to the first piece;
 - `one_select`: `reduce_max` with a custom gradient that gives every tied
@@ -38,7 +41,7 @@ from absl import app, flags
 
 from benchmarks import harness
 from gan_keras import data as data_lib
-from gan_keras.nets.layers import Maxout
+from gan_keras.nets.layers import Maxout, max_over_pieces
 from gan_keras.training import TrainConfig, build_gan
 
 flags.DEFINE_integer("steps", 300, "Alternating steps trained with each variant.")
@@ -57,7 +60,7 @@ def _one_select_max(z):
     return y, grad
 
 
-def max_over_pieces(variant, z, units, pieces):
+def variant_max(variant, z, units, pieces):
     """Maxout's max of `z` `[batch, units * pieces]` (pylearn2's layout) by `variant`."""
     if variant == "reduce_max":
         return tf.reduce_max(tf.reshape(z, (-1, units, pieces)), axis=-1)
@@ -67,10 +70,12 @@ def max_over_pieces(variant, z, units, pieces):
         return tf.squeeze(tf.nn.max_pool1d(z[..., None], pieces, pieces, "VALID"), -1)
     if variant == "piece_major":
         return tf.reduce_max(tf.reshape(z, (-1, pieces, units)), axis=1)
+    if variant == "xla":
+        return max_over_pieces(tf.reshape(z, (-1, units, pieces)))
     return _one_select_max(tf.reshape(z, (-1, units, pieces)))
 
 
-VARIANTS = ("reduce_max", "middle_axis", "max_pool", "one_select", "piece_major")
+VARIANTS = ("reduce_max", "middle_axis", "xla", "max_pool", "one_select", "piece_major")
 
 
 def piece_major_order(units, pieces):
@@ -100,7 +105,7 @@ def layer_milliseconds(variant, units=240, pieces=5, batch=200):
         for _ in range(10):
             with tf.GradientTape() as tape:
                 tape.watch(out)
-                y = max_over_pieces(variant, out, units, pieces)
+                y = variant_max(variant, out, units, pieces)
             out = out + 0.0 * tape.gradient(y, out, output_gradients=dy)  # chained: none is pruned
         return out
 
@@ -120,7 +125,7 @@ def trained_weights(variant, images):
 
     def call(self, inputs):
         z = keras.ops.matmul(inputs, self.kernel) + self.bias
-        return max_over_pieces(variant, z, self.units, self.pieces)
+        return variant_max(variant, z, self.units, self.pieces)
 
     Maxout.call = call
     try:

@@ -20,33 +20,42 @@ def test_maxout_matches_numpy_reference():
     assert layer.compute_output_shape((None, 12)) == (None, 4)
 
 
-def test_maxout_is_reduce_max_over_pylearn2s_layout_bit_for_bit_and_splits_ties():
-    """Values and gradients as `reduce_max` over the last axis of [batch, units, pieces] (the layer
-    takes it over the middle axis of the transpose); tied pieces share a unit's gradient."""
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_maxout_is_reduce_max_over_pylearn2s_layout_bit_for_bit_and_splits_ties(policy):
+    """Values and gradients as TensorFlow's `reduce_max` over the last axis of [batch, units, pieces]
+    (the layer computes both with XLA); tied pieces share a unit's gradient, 1/2 or 1/3 each."""
     import tensorflow as tf
 
     rng = np.random.default_rng(1)
-    layer = Maxout(units=240, pieces=5)
-    x = tf.constant(rng.uniform(size=(200, 784)).astype(np.float32))
+    layer = Maxout(units=240, pieces=5, dtype=policy)
+    dtype = layer.compute_dtype
+    x = tf.constant(rng.uniform(size=(200, 784)), dtype)
     layer(x)
     kernel = rng.uniform(-0.005, 0.005, (784, 1200)).astype(np.float32)
     kernel[:, 0:2] = 1.0 + kernel[:, :1]  # unit 0: pieces 0 and 1 tie in every row, and win
+    kernel[:, 5:8] = 1.0 + kernel[:, 5:6]  # unit 1: pieces 0, 1 and 2 tie, and win (1/3 rounds)
     layer.kernel.assign(kernel)
-    dy = rng.normal(size=(200, 240)).astype(np.float32)
+    dy = tf.constant(rng.normal(size=(200, 240)), dtype)
 
     def kernel_gradient(forward):
         with tf.GradientTape() as tape:
             y = forward()
-        return np.asarray(y), np.asarray(tape.gradient(y, layer.kernel, output_gradients=tf.constant(dy)))
+        return (np.asarray(tf.cast(t, tf.float32)) for t in (y, tape.gradient(y, layer.kernel, output_gradients=dy)))
 
     y, grad = kernel_gradient(lambda: layer(x))
-    y_ref, grad_ref = kernel_gradient(
-        lambda: tf.reduce_max(tf.reshape(tf.matmul(x, layer.kernel) + layer.bias, (-1, 240, 5)), axis=-1)
-    )
+
+    def reference():
+        z = tf.matmul(x, tf.cast(layer.kernel, dtype)) + tf.cast(layer.bias, dtype)
+        return tf.reduce_max(tf.reshape(z, (-1, 240, 5)), axis=-1)
+
+    y_ref, grad_ref = kernel_gradient(reference)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(grad, grad_ref)
     np.testing.assert_array_equal(grad[:, 0], grad[:, 1])
-    np.testing.assert_allclose(grad[:, 0], np.asarray(x).T @ (dy[:, 0] / 2), rtol=1e-4)
+    np.testing.assert_array_equal(grad[:, 5], grad[:, 7])
+    if policy == "float32":
+        np.testing.assert_allclose(grad[:, 0], np.asarray(x).T @ (np.asarray(dy)[:, 0] / 2), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(grad[:, 5], np.asarray(x).T @ (np.asarray(dy)[:, 1] / 3), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
