@@ -15,7 +15,10 @@ With `--set=jit_compile=True` the step runs as one XLA program, whose events
 are HLO instructions (`MatMul.30`, `bitcast_concatenate_fusion.2`). XLA's
 optimised HLO is dumped beside the trace, and each instruction is counted
 under the TensorFlow op it was compiled from (its `op_name` metadata), so the
-categories mean the same with and without XLA.
+categories mean the same with and without XLA. Without it, maxout's max and
+its gradient are still small XLA programs of their own
+(`gan_keras.nets.layers.max_over_pieces`); their instructions are counted under
+the function they came from (`_max_of_pieces`, `_max_of_pieces_gradient`).
 """
 
 import collections
@@ -54,7 +57,7 @@ def category(event_name):
         return "optimiser updates"
     if "dropout" in name:
         return "dropout masks and their gradient"
-    if "maxout" in name:
+    if "maxout" in name or "max_of_pieces" in name:
         return "maxout max and its gradient"
     return "other ops"
 
@@ -63,14 +66,19 @@ _HLO_LINE = re.compile(r'^\s*(?:ROOT )?%?([\w.\-]+) = .*metadata=\{[^}]*op_name=
 
 
 def hlo_op_names(dump_dir):
-    """`{HLO instruction: "tf/op/name:instruction"}` from the optimised HLO XLA dumped into `dump_dir`."""
+    """`{HLO instruction: "function/tf/op/name:instruction"}` from the optimised HLO XLA dumped into `dump_dir`.
+
+    `function` is the compiled `tf.function`'s (the module's) name, e.g.
+    `a_inference__max_of_pieces_gradient_836__`.
+    """
     names = {}
     for path in glob.glob(os.path.join(dump_dir, "*after_optimizations.txt")):
+        function = os.path.basename(path).split(".")[1]
         with open(path) as f:
             for line in f:
                 match = _HLO_LINE.match(line)
                 if match:
-                    names[match.group(1)] = f"{match.group(2)}:{match.group(1)}"
+                    names[match.group(1)] = f"{function}/{match.group(2)}:{match.group(1)}"
     return names
 
 
@@ -129,7 +137,7 @@ def profile(rule, images, log_dir, overrides):
     wall = time.perf_counter() - start
     tf.profiler.experimental.stop()
     trace = sorted(glob.glob(os.path.join(rule_dir, "**", "*.xplane.pb"), recursive=True))[-1]
-    by_category, by_op, busy, events = op_seconds(trace, hlo_op_names(os.path.join(log_dir, XLA_DUMP)) if config.jit_compile else None)
+    by_category, by_op, busy, events = op_seconds(trace, hlo_op_names(os.path.join(log_dir, XLA_DUMP)))
     op_total = sum(by_category.values())
     ms = lambda seconds: round(1000 * seconds / FLAGS.steps, 3)  # noqa: E731  per step
     return {
@@ -154,7 +162,7 @@ def main(argv):
     harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
     overrides = harness.set_overrides("profile_step.py", FLAGS.set)
     log_dir = FLAGS.trace_dir or tempfile.mkdtemp(prefix="gan_keras_profile_")
-    # Read when XLA first compiles: the optimised HLO that names a jit_compile step's events.
+    # Read when XLA first compiles: the optimised HLO that names the events of XLA's programs.
     os.environ["XLA_FLAGS"] = " ".join(
         [os.environ.get("XLA_FLAGS", ""), f"--xla_dump_to={os.path.join(log_dir, XLA_DUMP)}", "--xla_dump_hlo_as_text"]
     ).strip()
