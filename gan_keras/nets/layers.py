@@ -31,9 +31,9 @@ def max_over_pieces(z):
     a unit is split evenly among its tied pieces, `indicators / count * dy`,
     the same element-wise ops as TensorFlow's gradient of `reduce_max`, which
     XLA fuses into one pass (TensorFlow's kernels take five, and the max over
-    a last axis of 5 is slow in them). Maxout's max and gradient take about a
-    quarter less time; the paper's alternating step is about 3% faster
-    (docs/performance.md).
+    a last axis of 5 is slow in them). For the paper's D layer, 0.63 ms for
+    the max and its gradient instead of 0.85 with TensorFlow's kernels, and a
+    step 3% (simultaneous) to 5% (alternating) faster (docs/performance.md).
 
     Example:
 
