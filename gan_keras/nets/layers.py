@@ -11,12 +11,12 @@ __all__ = [
 ]
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _max_of_pieces(z):
     return tf.reduce_max(z, axis=-1)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _max_of_pieces_gradient(z, y, dy):
     # TensorFlow's own gradient of reduce_max (math_grad._MinOrMaxGrad), op for op.
     indicators = tf.cast(tf.equal(y[..., None], z), dy.dtype)
