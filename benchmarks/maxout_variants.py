@@ -62,17 +62,18 @@ def _one_select_max(z):
 
 def variant_max(variant, z, units, pieces):
     """Maxout's max of `z` `[batch, units * pieces]` (pylearn2's layout) by `variant`."""
-    if variant == "reduce_max":
-        return tf.reduce_max(tf.reshape(z, (-1, units, pieces)), axis=-1)
-    if variant == "middle_axis":
-        return tf.reduce_max(tf.transpose(tf.reshape(z, (-1, units, pieces)), (0, 2, 1)), axis=1)
     if variant == "max_pool":
         return tf.squeeze(tf.nn.max_pool1d(z[..., None], pieces, pieces, "VALID"), -1)
     if variant == "piece_major":
         return tf.reduce_max(tf.reshape(z, (-1, pieces, units)), axis=1)
+    pieces_last = tf.reshape(z, (-1, units, pieces))
+    if variant == "reduce_max":
+        return tf.reduce_max(pieces_last, axis=-1)
+    if variant == "middle_axis":
+        return tf.reduce_max(tf.transpose(pieces_last, (0, 2, 1)), axis=1)
     if variant == "xla":
-        return max_over_pieces(tf.reshape(z, (-1, units, pieces)))
-    return _one_select_max(tf.reshape(z, (-1, units, pieces)))
+        return max_over_pieces(pieces_last)
+    return _one_select_max(pieces_last)
 
 
 VARIANTS = ("reduce_max", "middle_axis", "xla", "max_pool", "one_select", "piece_major")

@@ -82,13 +82,12 @@ def hlo_op_names(dump_dir):
     return names
 
 
-def op_seconds(trace_path, hlo_names=None):
+def op_seconds(trace_path, hlo_names):
     """Seconds per category over the op events of the compute threads, the top ops, the busy time, the op count.
 
     TensorFlow's kernels run on its `tf_Compute` threads, XLA's instructions
-    on the Eigen pool's; `hlo_names` (`hlo_op_names`) names the latter.
+    on those or on the Eigen pool's; `hlo_names` (`hlo_op_names`) names the latter.
     """
-    hlo_names = hlo_names or {}
     space = xplane_pb2.XSpace()
     with open(trace_path, "rb") as f:
         space.ParseFromString(f.read())
