@@ -254,3 +254,11 @@ def peer_python(python=None, venv=DEFAULT_PEER_VENV):
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         subprocess.run([python, "-m", "pip", "install", "-q", "-r", PEER_REQUIREMENTS], check=True)
     return python
+
+
+def peer_steps_per_second(python, config, threads, steps, repeats):
+    """The peer's steps/s (`torch_peer.py speed`) for `config`'s update rule, k and batch, `repeats` epochs of `steps`."""
+    command = [python, PEER_SCRIPT, "speed", f"--update={config.update}", f"--k={config.k}",
+               f"--batch_size={config.batch_size}", f"--steps={steps}", f"--repeats={repeats}", f"--threads={threads}"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]

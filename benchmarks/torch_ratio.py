@@ -56,14 +56,6 @@ class Ours:
         return self.floor.steps_per_second(FLAGS.steps, FLAGS.repeats)
 
 
-def peer_steps_per_second(python, config, threads):
-    command = [python, harness.PEER_SCRIPT, "speed", f"--update={config.update}", f"--k={config.k}",
-               f"--batch_size={config.batch_size}", f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}",
-               f"--threads={threads}"]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
-
-
 def peer_matmuls_per_second(python, floor, threads):
     command = [python, harness.PEER_SCRIPT, "matmuls", f"--matmuls={json.dumps(floor.matmuls)}",
                f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}", f"--threads={threads}"]
@@ -85,7 +77,8 @@ def main(argv):
     for round_ in range(FLAGS.rounds):
         for rule in FLAGS.rules:
             mine = statistics.median(ours[rule].steps_per_second())
-            peer = statistics.median(peer_steps_per_second(python, configs[rule], threads))
+            peer = statistics.median(harness.peer_steps_per_second(python, configs[rule], threads, FLAGS.steps,
+                                                                    FLAGS.repeats))
             floor = statistics.median(ours[rule].floor_steps_per_second())
             peer_floor = statistics.median(peer_matmuls_per_second(python, ours[rule].floor, threads))
             row = rows[rule]

@@ -1,0 +1,66 @@
+"""benchmarks/step_ablation.py: each variant takes out what it names, and only that."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import harness
+
+# Runs in a process of its own: `remove` patches gan_keras's modules for good.
+SCRIPT = """
+import json, sys
+import keras, numpy as np
+from benchmarks import step_ablation
+from gan_keras import data as data_lib
+from gan_keras.nets import layers
+from gan_keras.training import TrainConfig, build_gan
+
+step_ablation.remove(sys.argv[1].split(","))
+config = TrainConfig.preset("paper", update="alternating")
+keras.utils.set_random_seed(0)
+images = np.random.default_rng(0).integers(0, 256, size=(400, 28, 28, 1), dtype=np.uint8)
+data = data_lib.TrainingData(images, config.batch_size, config.k)
+gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+weights = gan.generator.weights + gan.discriminator.weights
+before = [np.array(w) for w in weights]
+gan.fit(data.dataset(0), epochs=1, steps_per_epoch=2, verbose=0)
+changed = [int(np.sum(np.array(w) != b)) for w, b in zip(weights, before)]
+maxout = layers.Maxout(4, 5)
+x = np.random.default_rng(1).normal(size=(3, 6)).astype("float32")
+maxout.build(x.shape)
+pieces = (x @ np.array(maxout.kernel) + np.array(maxout.bias)).reshape(3, maxout.units, maxout.pieces)
+out = np.array(maxout(x))
+print(json.dumps({"changed": changed, "sizes": [int(b.size) for b in before],
+                  "first_piece": bool(np.allclose(out, pieces[..., 0], atol=1e-5)),
+                  "max": bool(np.allclose(out, pieces.max(-1), atol=1e-5))}))
+"""
+
+
+def run(parts):
+    out = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(parts)], cwd=harness.REPO, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_without_the_optimizer_each_weight_changes_in_at_most_one_number_and_maxout_takes_the_first_piece():
+    result = run(["optimizer", "maxout"])
+    assert all(changed <= 1 for changed in result["changed"]), result["changed"]
+    assert any(result["changed"]), "the one-number writes ran"
+    assert result["first_piece"] and not result["max"]
+
+
+@pytest.mark.slow
+def test_with_nothing_removed_the_step_trains_every_weight_and_maxout_takes_the_max():
+    result = run([])
+    assert all(changed > size // 2 for changed, size in zip(result["changed"], result["sizes"]))
+    assert result["max"] and not result["first_piece"]
+
+
+@pytest.mark.slow
+def test_without_the_order_no_weight_is_written():
+    result = run(["optimizer", "order"])
+    assert not any(result["changed"]), result["changed"]
+    assert result["max"]
