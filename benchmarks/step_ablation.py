@@ -146,7 +146,11 @@ def main(argv):
     results = {}
     for rule, row in runs.items():
         rounds = range(len(row["step"]))
-        results[rule] = {"settings": {"preset": "paper", **harness.UPDATE_RULES[rule]}}
+        # Each rule keeps its run's details: a run of one rule replaces that rule's entry only.
+        results[rule] = {"settings": {"preset": "paper", **harness.UPDATE_RULES[rule]}, "threads": threads,
+                         "steps": FLAGS.steps, "repeats": FLAGS.repeats, "rounds": FLAGS.rounds,
+                         "date": harness.utc_now(),
+                         "command": harness.command("benchmarks.step_ablation", local=("peer_python", "output"))}
         for name in [*VARIANTS, "matmuls_alone"]:
             results[rule][name] = {
                 "removed": list(VARIANTS.get(name, ("all but the matmuls",))),
@@ -159,9 +163,7 @@ def main(argv):
                   f"{r['speedup_over_step']['median']:.3f}x the step, {r['ratio_to_peer']['median']:.2f}x the peer")
         results[rule]["torch_peer_steps_per_second"] = harness.summarize(row["torch_peer"])
         results[rule]["runs"] = row
-    harness.write_results(FLAGS.output, "paper", dict(
-        results, threads=threads, steps=FLAGS.steps, repeats=FLAGS.repeats, rounds=FLAGS.rounds,
-        date=harness.utc_now(), command=harness.command("benchmarks.step_ablation", local=("peer_python", "output"))))
+    harness.write_results(FLAGS.output, "paper", results)
     print(f"Wrote {FLAGS.output}.")
 
 
