@@ -37,6 +37,7 @@ import time
 from absl import app, flags
 
 from benchmarks import harness
+from gan_keras.utils import cli
 
 VARIANTS = {
     "step": (),
@@ -119,6 +120,7 @@ def timed(variant, rule):
 def main(argv):
     del argv
     if FLAGS.variant:
+        harness.fail_unknown("step_ablation.py", "variant", [FLAGS.variant], VARIANTS)
         print(json.dumps(worker(FLAGS.variant, FLAGS.rule)))
         return
     harness.fail_unknown("step_ablation.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
@@ -168,4 +170,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("step_ablation.py"))
