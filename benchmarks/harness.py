@@ -256,9 +256,14 @@ def peer_python(python=None, venv=DEFAULT_PEER_VENV):
     return python
 
 
+def json_result(command, cwd=None):
+    """Runs `command` (a worker process) and returns the JSON printed on the last line of its stdout."""
+    out = subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def peer_steps_per_second(python, config, threads, steps, repeats):
     """The peer's steps/s (`torch_peer.py speed`) for `config`'s update rule, k and batch, `repeats` epochs of `steps`."""
-    command = [python, PEER_SCRIPT, "speed", f"--update={config.update}", f"--k={config.k}",
-               f"--batch_size={config.batch_size}", f"--steps={steps}", f"--repeats={repeats}", f"--threads={threads}"]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
+    return json_result([python, PEER_SCRIPT, "speed", f"--update={config.update}", f"--k={config.k}",
+                        f"--batch_size={config.batch_size}", f"--steps={steps}", f"--repeats={repeats}",
+                        f"--threads={threads}"])["steps_per_second"]

@@ -20,7 +20,6 @@ consumption to compare with is `steps/s x batch` of the same model
 
 import json
 import os
-import subprocess
 import sys
 
 from absl import app, flags
@@ -93,12 +92,9 @@ def main(argv):
     for size in (int(s) for s in FLAGS.sizes):
         path = os.path.join(FLAGS.work_dir, f"jpeg64_{size}")
         make_folder(path, size)
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.input_pipeline", f"--_measure={path}",
-             f"--batch_size={FLAGS.batch_size}", f"--seconds={FLAGS.seconds}"],
-            capture_output=True, text=True, check=True,
-        ).stdout
-        rows.append({"folder_images": size, **json.loads(out.strip().splitlines()[-1])})
+        measured = harness.json_result([sys.executable, "-m", "benchmarks.input_pipeline", f"--_measure={path}",
+                                        f"--batch_size={FLAGS.batch_size}", f"--seconds={FLAGS.seconds}"])
+        rows.append({"folder_images": size, **measured})
         print(rows[-1], flush=True)
     harness.write_json(FLAGS.results, {
         "command": harness.command("benchmarks.input_pipeline", local=("work_dir",)),

@@ -54,17 +54,22 @@ def flops(matmul):
     return 2 * int(np.prod(a[:-2], dtype=np.int64) or 1) * rows * inner * columns
 
 
-def step_and_floor(config, images):
-    """`(gan, dataset, floor)`: `config`'s GAN built for `images`, its training data, and its step's `MatmulFloor`.
-
-    The floor is compiled with XLA when `config.jit_compile` is set, as the step is.
-    """
+def step_and_data(config, images):
+    """`(gan, dataset)`: `config`'s GAN built for `images`, and its training data."""
     from gan_keras import data as data_lib
     from gan_keras.training import build_gan
 
     data = data_lib.TrainingData(images, config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-    dataset = data.dataset(config.seed)
+    return gan, data.dataset(config.seed)
+
+
+def step_and_floor(config, images):
+    """`(gan, dataset, floor)`: `step_and_data`, and the step's `MatmulFloor`.
+
+    The floor is compiled with XLA when `config.jit_compile` is set, as the step is.
+    """
+    gan, dataset = step_and_data(config, images)
     return gan, dataset, MatmulFloor(gan, dataset.element_spec, jit_compile=config.jit_compile)
 
 

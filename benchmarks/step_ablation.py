@@ -30,7 +30,6 @@ the peer are taken per round. Writes `benchmarks/step_ablation.json`.
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -86,7 +85,7 @@ def worker(variant, rule):
     """Steps/s of `rule`'s step without `variant`'s parts (and, for the whole step, of its matmuls alone)."""
     import keras
 
-    from benchmarks.matmul_floor import step_and_floor
+    from benchmarks.matmul_floor import MatmulFloor, step_and_data
     from gan_keras import data as data_lib
     from gan_keras.training import TrainConfig
 
@@ -95,9 +94,10 @@ def worker(variant, rule):
     overrides = {"d_dropout": False} if "dropout" in parts else {}
     config = TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides)
     keras.utils.set_random_seed(config.stream_seed("init"))
-    gan, dataset, floor = step_and_floor(config, data_lib.load_images("mnist", "train"))
+    gan, dataset = step_and_data(config, data_lib.load_images("mnist", "train"))
     result = {"steps_per_second": harness.fit_steps_per_second(gan, dataset, FLAGS.steps, FLAGS.repeats)}
     if not parts:
+        floor = MatmulFloor(gan, dataset.element_spec, jit_compile=config.jit_compile)
         result["matmuls_alone"] = floor.steps_per_second(FLAGS.steps, FLAGS.repeats)
     return result
 
@@ -113,8 +113,7 @@ def timed(variant, rule):
     """One worker process's result."""
     command = [sys.executable, "-m", "benchmarks.step_ablation", f"--variant={variant}", f"--rule={rule}",
                f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}"]
-    out = subprocess.run(command, cwd=harness.REPO, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return harness.json_result(command, cwd=harness.REPO)
 
 
 def main(argv):
@@ -128,6 +127,7 @@ def main(argv):
 
     python = harness.peer_python(FLAGS.peer_python)
     threads = len(os.sched_getaffinity(0))
+    configs = {rule: TrainConfig.preset("paper", **harness.UPDATE_RULES[rule]) for rule in FLAGS.rules}
     runs = {rule: {name: [] for name in [*VARIANTS, "matmuls_alone", "torch_peer"]} for rule in FLAGS.rules}
     for round_ in range(FLAGS.rounds):
         for rule in FLAGS.rules:
@@ -140,9 +140,8 @@ def main(argv):
                     row["matmuls_alone"].append(statistics.median(result["matmuls_alone"]))
                 print(f"round {round_ + 1} {rule:12s} {label(variant):21s} {row[variant][-1]:6.2f} steps/s "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)
-            config = TrainConfig.preset("paper", **harness.UPDATE_RULES[rule])
             row["torch_peer"].append(statistics.median(
-                harness.peer_steps_per_second(python, config, threads, FLAGS.steps, FLAGS.repeats)))
+                harness.peer_steps_per_second(python, configs[rule], threads, FLAGS.steps, FLAGS.repeats)))
             print(f"round {round_ + 1} {rule:12s} matmuls alone {row['matmuls_alone'][-1]:6.2f}, "
                   f"peer {row['torch_peer'][-1]:6.2f} steps/s", flush=True)
     results = {}

@@ -74,8 +74,7 @@ def timed(root, rule):
     """One worker process's result for the code under `root`."""
     command = [sys.executable, "-m", "benchmarks.step_baseline", f"--worker_root={root}", f"--rule={rule}",
                f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}"]
-    out = subprocess.run(command, cwd=harness.REPO, check=True, capture_output=True, text=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = harness.json_result(command, cwd=harness.REPO)
     if os.path.realpath(result.pop("package")) != os.path.realpath(os.path.join(root, "gan_keras")):
         sys.exit(f"step_baseline.py: the worker for {root} imported another gan_keras.")
     return result

@@ -59,8 +59,7 @@ class Ours:
 def peer_matmuls_per_second(python, floor, threads):
     command = [python, harness.PEER_SCRIPT, "matmuls", f"--matmuls={json.dumps(floor.matmuls)}",
                f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}", f"--threads={threads}"]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
+    return harness.json_result(command)["steps_per_second"]
 
 
 def main(argv):
