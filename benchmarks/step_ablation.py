@@ -21,6 +21,18 @@ each variant in a process of its own, in rounds with the PyTorch peer
   number of its gradient into a scalar and writes no weight, so no op waits
   for a weight's write (Algorithm 1's G step then runs beside D's).
 
+Two variants take nothing out and train to the same bits as the step. In
+the alternating rule (k=1), G's forward pass on the G step's noise needs
+nothing of D's step, so TensorFlow runs it beside D's step; these variants
+make it start later, to measure what that is worth and whether a later start
+would leave D's step more of the cores (in the simultaneous rule they change
+nothing):
+
+- `after_d_forward`: the G step's noise and G's forward pass wait for D's
+  forward pass in D's step;
+- `after_d_update`: they wait for D's update, so all the G step's matmuls run
+  after D's step.
+
 The variants train other numbers than the step (that is the point); only
 their speed is kept. Each round also times the step's matmuls alone
 (`benchmarks/matmul_floor.py`). The speed-up of a variant and its ratio to
@@ -45,7 +57,10 @@ VARIANTS = {
     "maxout": ("maxout",),
     "all": ("dropout", "optimizer", "maxout"),
     "order": ("optimizer", "order"),
+    "after_d_forward": ("wait_for_d_forward",),
+    "after_d_update": ("wait_for_d_update",),
 }
+WAITS = ("wait_for_d_forward", "wait_for_d_update")
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_integer("rounds", 3, "Rounds, each timing every variant, then the peer.")
@@ -59,10 +74,30 @@ FLAGS = flags.FLAGS
 
 
 def remove(parts):
-    """Takes `parts` (of 'optimizer', 'order', 'maxout') out of the step's code in this process."""
+    """Takes `parts` (of 'optimizer', 'order', 'maxout') out of the step's code in this process, or adds `WAITS`."""
     import tensorflow as tf
 
-    from gan_keras.nets import layers, optimizers
+    from gan_keras.nets import gan, layers, optimizers
+
+    if any(part in WAITS for part in parts):
+        wait_for = []  # what the next `_generate` waits for
+        discriminate, generate = gan.GAN._discriminate, gan.GAN._generate
+
+        def discriminate_then_mark(self, real, fake, labels):
+            logits = discriminate(self, real, fake, labels)
+            if "wait_for_d_forward" in parts:
+                wait_for.extend(logits)
+            return logits
+
+        def generate_after(self, batch_size, labels):
+            after = list(wait_for)
+            wait_for.clear()
+            if "wait_for_d_update" in parts:  # reads of D's weights: ordered after D's last update
+                after += [tf.convert_to_tensor(variable) for variable in self.discriminator.trainable_variables]
+            with tf.control_dependencies(after):
+                return generate(self, batch_size, labels)
+
+        gan.GAN._discriminate, gan.GAN._generate = discriminate_then_mark, generate_after
 
     if "optimizer" in parts:
         sink = tf.Variable(0.0)
@@ -103,9 +138,11 @@ def worker(variant, rule):
 
 
 def label(name):
-    """How a variant is printed: 'the step', 'without dropout', ..., 'matmuls alone'."""
+    """How a variant is printed: 'the step', 'without dropout', ..., 'G step after d update', 'matmuls alone'."""
     if name == "matmuls_alone":
         return "matmuls alone"
+    if set(VARIANTS[name]) & set(WAITS):
+        return f"G step {name.replace('_', ' ')}"
     return f"without {name}" if VARIANTS[name] else "the step"
 
 
@@ -138,7 +175,7 @@ def main(argv):
                 row[variant].append(statistics.median(result["steps_per_second"]))
                 if "matmuls_alone" in result:
                     row["matmuls_alone"].append(statistics.median(result["matmuls_alone"]))
-                print(f"round {round_ + 1} {rule:12s} {label(variant):21s} {row[variant][-1]:6.2f} steps/s "
+                print(f"round {round_ + 1} {rule:12s} {label(variant):24s} {row[variant][-1]:6.2f} steps/s "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)
             row["torch_peer"].append(statistics.median(
                 harness.peer_steps_per_second(python, configs[rule], threads, FLAGS.steps, FLAGS.repeats)))
@@ -153,14 +190,16 @@ def main(argv):
                          "date": harness.utc_now(),
                          "command": harness.command("benchmarks.step_ablation", local=("peer_python", "output"))}
         for name in [*VARIANTS, "matmuls_alone"]:
+            parts = VARIANTS.get(name, ("all but the matmuls",))
             results[rule][name] = {
-                "removed": list(VARIANTS.get(name, ("all but the matmuls",))),
+                "removed": [part for part in parts if part not in WAITS],
+                "waits": [part for part in parts if part in WAITS],
                 "steps_per_second": harness.summarize(row[name]),
                 "speedup_over_step": harness.summarize([row[name][i] / row["step"][i] for i in rounds]),
                 "ratio_to_peer": harness.summarize([row[name][i] / row["torch_peer"][i] for i in rounds]),
             }
             r = results[rule][name]
-            print(f"{rule:12s} {label(name):21s} {r['steps_per_second']['median']:6.2f} steps/s, "
+            print(f"{rule:12s} {label(name):24s} {r['steps_per_second']['median']:6.2f} steps/s, "
                   f"{r['speedup_over_step']['median']:.3f}x the step, {r['ratio_to_peer']['median']:.2f}x the peer")
         results[rule]["torch_peer_steps_per_second"] = harness.summarize(row["torch_peer"])
         results[rule]["runs"] = row

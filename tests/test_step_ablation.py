@@ -10,8 +10,8 @@ from benchmarks import harness
 
 # Runs in a process of its own: `remove` patches gan_keras's modules for good.
 SCRIPT = """
-import json, sys
-import keras, numpy as np
+import hashlib, json, sys
+import keras, numpy as np, tensorflow as tf
 from benchmarks import step_ablation
 from gan_keras import data as data_lib
 from gan_keras.nets import layers
@@ -27,12 +27,28 @@ weights = gan.generator.weights + gan.discriminator.weights
 before = [np.array(w) for w in weights]
 gan.fit(data.dataset(0), epochs=1, steps_per_epoch=2, verbose=0)
 changed = [int(np.sum(np.array(w) != b)) for w, b in zip(weights, before)]
+digest = hashlib.sha256(b"".join(np.array(w).tobytes() for w in weights)).hexdigest()
+graph = tf.function(gan.train_step).get_concrete_function(data.dataset(0).element_spec).graph
+forward = [op for op in graph.get_operations() if op.type == "MatMul" and "gradient_tape" not in op.name]
+g_step_matmul = [op for op in forward if op.name.startswith("generator")][3]  # the G step's first
+seen, stack = set(), [g_step_matmul]
+while stack:
+    op = stack.pop()
+    for parent in [t.op for t in op.inputs] + list(op.control_inputs):
+        if parent.name not in seen:
+            seen.add(parent.name)
+            stack.append(parent)
+waits_for = [what for what, found in (
+    ("D's forward", any(op.name in seen for op in forward if op.name.startswith("discriminator"))),
+    ("D's update", any(graph.get_operation_by_name(name).type.startswith("ResourceApply") for name in seen)),
+) if found]
 maxout = layers.Maxout(4, 5)
 x = np.random.default_rng(1).normal(size=(3, 6)).astype("float32")
 maxout.build(x.shape)
 pieces = (x @ np.array(maxout.kernel) + np.array(maxout.bias)).reshape(3, maxout.units, maxout.pieces)
 out = np.array(maxout(x))
-print(json.dumps({"changed": changed, "sizes": [int(b.size) for b in before],
+print(json.dumps({"changed": changed, "sizes": [int(b.size) for b in before], "digest": digest,
+                  "g_step_waits_for": waits_for,
                   "first_piece": bool(np.allclose(out, pieces[..., 0], atol=1e-5)),
                   "max": bool(np.allclose(out, pieces.max(-1), atol=1e-5))}))
 """
@@ -64,3 +80,12 @@ def test_without_the_order_no_weight_is_written():
     result = run(["optimizer", "order"])
     assert not any(result["changed"]), result["changed"]
     assert result["max"]
+
+
+@pytest.mark.slow
+def test_the_waits_keep_the_bits_and_start_the_g_step_after_ds_forward_or_update():
+    step, forward, update = run([]), run(["wait_for_d_forward"]), run(["wait_for_d_update"])
+    assert step["digest"] == forward["digest"] == update["digest"]
+    assert step["g_step_waits_for"] == []
+    assert forward["g_step_waits_for"] == ["D's forward"]
+    assert update["g_step_waits_for"] == ["D's forward", "D's update"]
