@@ -5,6 +5,7 @@ called), so `results_report` runs without it.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -235,7 +236,16 @@ def untrained_paper_gan():
 
 PEER_SCRIPT = os.path.join(HERE, "torch_peer.py")
 PEER_REQUIREMENTS = os.path.join(HERE, "torch_peer_requirements.txt")
-DEFAULT_PEER_VENV = os.path.join(os.path.expanduser("~"), ".cache", "gan_keras", "torch_peer_venv")
+
+
+def _peer_venv():
+    """The default venv of the peer, named by its requirements: a new pin makes a new venv."""
+    with open(PEER_REQUIREMENTS, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:10]
+    return os.path.join(os.path.expanduser("~"), ".cache", "gan_keras", f"torch_peer_venv_{digest}")
+
+
+DEFAULT_PEER_VENV = _peer_venv()
 
 
 def peer_python(python=None, venv=DEFAULT_PEER_VENV):
@@ -254,6 +264,12 @@ def peer_python(python=None, venv=DEFAULT_PEER_VENV):
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         subprocess.run([python, "-m", "pip", "install", "-q", "-r", PEER_REQUIREMENTS], check=True)
     return python
+
+
+def peer_torch_version(python):
+    """The version of PyTorch in the peer's venv, e.g. '2.15.0+cpu'."""
+    return subprocess.run([python, "-c", "import torch; print(torch.__version__)"], check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def json_result(command, cwd=None):

@@ -186,6 +186,7 @@ def main(argv):
         rounds = range(len(row["step"]))
         # Each rule keeps its run's details: a run of one rule replaces that rule's entry only.
         results[rule] = {"settings": {"preset": "paper", **harness.UPDATE_RULES[rule]}, "threads": threads,
+                         "torch": harness.peer_torch_version(python),
                          "steps": FLAGS.steps, "repeats": FLAGS.repeats, "rounds": FLAGS.rounds,
                          "date": harness.utc_now(),
                          "command": harness.command("benchmarks.step_ablation", local=("peer_python", "output"))}

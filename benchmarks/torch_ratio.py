@@ -23,7 +23,6 @@ on TensorFlow's matmuls, were everything else free.
 import json
 import os
 import statistics
-import subprocess
 
 from absl import app, flags
 
@@ -106,8 +105,7 @@ def main(argv):
         c = results[rule]["ceiling"]
         print(f"{rule:12s} ratio median {r['median']:.2f}x (min {r['min']:.2f}, max {r['max']:.2f}); "
               f"ceiling {c['median']:.2f}x (min {c['min']:.2f}, max {c['max']:.2f})")
-    peer_version = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], check=True,
-                                  capture_output=True, text=True).stdout.strip()
+    peer_version = harness.peer_torch_version(python)
     name = ",".join(["paper", *FLAGS.set])
     harness.write_results(FLAGS.output, name, dict(
         results, threads=threads, torch=peer_version, steps=FLAGS.steps, repeats=FLAGS.repeats,
