@@ -252,18 +252,38 @@ def peer_python(python=None, venv=DEFAULT_PEER_VENV):
     """The Python of the PyTorch peer's venv: `python` if given, else `venv`'s, made on first use.
 
     The venv gets `benchmarks/torch_peer_requirements.txt` (PyTorch, NumPy),
-    so the peer never shares this package's environment.
+    so the peer never shares this package's environment. A venv left without
+    PyTorch by an install that failed is installed into again; a `python`
+    without PyTorch, or an install that fails, exits with one line.
     """
     if python:
         if not os.path.exists(python):
             sys.exit(f"--peer_python={python} does not exist.")
+        if not _has_torch(python):
+            sys.exit(f"--peer_python={python} cannot import torch; give the Python of a venv with "
+                     f"{_requirements_shown()} installed.")
         return python
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
-        print(f"Making the PyTorch peer's venv {venv} (benchmarks/torch_peer_requirements.txt) ...", flush=True)
+        print(f"Making the PyTorch peer's venv {venv} ({_requirements_shown()}) ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "-r", PEER_REQUIREMENTS], check=True)
+    if not _has_torch(python):
+        if subprocess.run([python, "-m", "pip", "install", "-q", "-r", PEER_REQUIREMENTS]).returncode:
+            sys.exit(f"Installing {_requirements_shown()} into {venv} failed (pip's "
+                     "message is above); install it there by hand, or pass --peer_python=PYTHON of a venv "
+                     "with torch.")
     return python
+
+
+def _requirements_shown():
+    """The peer's requirements file, relative to the repository when it is in it."""
+    inside = PEER_REQUIREMENTS.startswith(REPO + os.sep)
+    return os.path.relpath(PEER_REQUIREMENTS, REPO) if inside else PEER_REQUIREMENTS
+
+
+def _has_torch(python):
+    """Whether `python` can import torch."""
+    return subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
 
 
 def peer_torch_version(python):
