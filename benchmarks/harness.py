@@ -259,7 +259,7 @@ def peer_python(python=None, venv=DEFAULT_PEER_VENV):
     if python:
         if not os.path.exists(python):
             sys.exit(f"--peer_python={python} does not exist.")
-        if not _has_torch(python):
+        if peer_torch_version(python) is None:
             sys.exit(f"--peer_python={python} cannot import torch; give the Python of a venv with "
                      f"{_requirements_shown()} installed.")
         return python
@@ -267,7 +267,7 @@ def peer_python(python=None, venv=DEFAULT_PEER_VENV):
     if not os.path.exists(python):
         print(f"Making the PyTorch peer's venv {venv} ({_requirements_shown()}) ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    if not _has_torch(python):
+    if peer_torch_version(python) is None:
         if subprocess.run([python, "-m", "pip", "install", "-q", "-r", PEER_REQUIREMENTS]).returncode:
             sys.exit(f"Installing {_requirements_shown()} into {venv} failed (pip's "
                      "message is above); install it there by hand, or pass --peer_python=PYTHON of a venv "
@@ -281,15 +281,10 @@ def _requirements_shown():
     return os.path.relpath(PEER_REQUIREMENTS, REPO) if inside else PEER_REQUIREMENTS
 
 
-def _has_torch(python):
-    """Whether `python` can import torch."""
-    return subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
-
-
 def peer_torch_version(python):
-    """The version of PyTorch in the peer's venv, e.g. '2.15.0+cpu'."""
-    return subprocess.run([python, "-c", "import torch; print(torch.__version__)"], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    """The version of PyTorch `python` imports, e.g. '2.15.0+cpu', or None if it cannot import torch."""
+    found = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
 
 
 def json_result(command, cwd=None):

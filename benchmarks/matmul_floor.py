@@ -26,23 +26,29 @@ MATMUL_OPS = ("MatMul", "BatchMatMulV2")
 _UPDATE_OPS = ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")
 
 
+def ancestors(ops):
+    """The ops that `ops` depend on, through their inputs and control inputs."""
+    seen, stack = set(), list(ops)
+    while stack:
+        op = stack.pop()
+        for parent in [t.op for t in op.inputs] + list(op.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
 def step_matmuls(graph):
     """`(shape_a, shape_b, transpose_a, transpose_b)` of each MatMul that feeds a variable update in `graph`."""
     sinks = [op for op in graph.get_operations() if op.type in _UPDATE_OPS or op.type.startswith("ResourceApply")]
-    seen, stack, matmuls = set(), list(sinks), []
-    while stack:
-        op = stack.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
+    matmuls = []
+    for op in ancestors(sinks):
         if op.type in MATMUL_OPS:
             flags = ("adj_x", "adj_y") if op.type == "BatchMatMulV2" else ("transpose_a", "transpose_b")
             shapes = [tuple(t.shape.as_list()) for t in op.inputs[:2]]
             if any(d is None for shape in shapes for d in shape):
                 raise ValueError(f"{op.name} has an unknown dimension {shapes}: the batch must have a static shape.")
             matmuls.append((*shapes, *(bool(op.get_attr(f)) for f in flags)))
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
     return sorted(matmuls)
 
 

@@ -163,6 +163,7 @@ def main(argv):
     from gan_keras.training import TrainConfig
 
     python = harness.peer_python(FLAGS.peer_python)
+    torch_version = harness.peer_torch_version(python)
     threads = len(os.sched_getaffinity(0))
     configs = {rule: TrainConfig.preset("paper", **harness.UPDATE_RULES[rule]) for rule in FLAGS.rules}
     runs = {rule: {name: [] for name in [*VARIANTS, "matmuls_alone", "torch_peer"]} for rule in FLAGS.rules}
@@ -186,7 +187,7 @@ def main(argv):
         rounds = range(len(row["step"]))
         # Each rule keeps its run's details: a run of one rule replaces that rule's entry only.
         results[rule] = {"settings": {"preset": "paper", **harness.UPDATE_RULES[rule]}, "threads": threads,
-                         "torch": harness.peer_torch_version(python),
+                         "torch": torch_version,
                          "steps": FLAGS.steps, "repeats": FLAGS.repeats, "rounds": FLAGS.rounds,
                          "date": harness.utc_now(),
                          "command": harness.command("benchmarks.step_ablation", local=("peer_python", "output"))}

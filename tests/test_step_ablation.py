@@ -13,6 +13,7 @@ SCRIPT = """
 import hashlib, json, sys
 import keras, numpy as np, tensorflow as tf
 from benchmarks import step_ablation
+from benchmarks.matmul_floor import ancestors
 from gan_keras import data as data_lib
 from gan_keras.nets import layers
 from gan_keras.training import TrainConfig, build_gan
@@ -31,16 +32,10 @@ digest = hashlib.sha256(b"".join(np.array(w).tobytes() for w in weights)).hexdig
 graph = tf.function(gan.train_step).get_concrete_function(data.dataset(0).element_spec).graph
 forward = [op for op in graph.get_operations() if op.type == "MatMul" and "gradient_tape" not in op.name]
 g_step_matmul = [op for op in forward if op.name.startswith("generator")][3]  # the G step's first
-seen, stack = set(), [g_step_matmul]
-while stack:
-    op = stack.pop()
-    for parent in [t.op for t in op.inputs] + list(op.control_inputs):
-        if parent.name not in seen:
-            seen.add(parent.name)
-            stack.append(parent)
+before_g_step = ancestors([g_step_matmul])
 waits_for = [what for what, found in (
-    ("D's forward", any(op.name in seen for op in forward if op.name.startswith("discriminator"))),
-    ("D's update", any(graph.get_operation_by_name(name).type.startswith("ResourceApply") for name in seen)),
+    ("D's forward", any(op in before_g_step for op in forward if op.name.startswith("discriminator"))),
+    ("D's update", any(op.type.startswith("ResourceApply") for op in before_g_step)),
 ) if found]
 maxout = layers.Maxout(4, 5)
 x = np.random.default_rng(1).normal(size=(3, 6)).astype("float32")
