@@ -33,6 +33,14 @@ nothing):
 - `after_d_update`: they wait for D's update, so all the G step's matmuls run
   after D's step.
 
+One more variant takes nothing out and trains to the same bits, in both
+rules:
+
+- `single_threaded`: the step's ops run on TensorFlow's single-threaded
+  executor (`tf.experimental.function_executor_type`), one after another in
+  one thread, each op still on both cores: no cost of scheduling ops across
+  threads, and no two ops at once.
+
 The variants train other numbers than the step (that is the point); only
 their speed is kept. Each round also times the step's matmuls alone
 (`benchmarks/matmul_floor.py`). The speed-up of a variant and its ratio to
@@ -59,8 +67,11 @@ VARIANTS = {
     "order": ("optimizer", "order"),
     "after_d_forward": ("wait_for_d_forward",),
     "after_d_update": ("wait_for_d_update",),
+    "single_threaded": ("single_threaded_executor",),
 }
 WAITS = ("wait_for_d_forward", "wait_for_d_update")
+# Variants that remove nothing: they change how the step's ops are ordered or run.
+SCHEDULES = (*WAITS, "single_threaded_executor")
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_integer("rounds", 3, "Rounds, each timing every variant, then the peer.")
@@ -74,10 +85,21 @@ FLAGS = flags.FLAGS
 
 
 def remove(parts):
-    """Takes `parts` (of 'optimizer', 'order', 'maxout') out of the step's code in this process, or adds `WAITS`."""
+    """Takes `parts` (of 'optimizer', 'order', 'maxout') out of the step's code in this process, or adds `SCHEDULES`."""
     import tensorflow as tf
 
     from gan_keras.nets import gan, layers, optimizers
+
+    if "single_threaded_executor" in parts:
+        train_step = gan.GAN.train_step
+
+        def single_threaded_train_step(self, data):
+            # The step is a function of its own, called from `fit`'s traced loop; the call op
+            # made inside this scope runs the step's ops on the single-threaded executor.
+            with tf.experimental.function_executor_type("SINGLE_THREADED_EXECUTOR"):
+                return tf.function(lambda batch: train_step(self, batch))(data)
+
+        gan.GAN.train_step = single_threaded_train_step
 
     if any(part in WAITS for part in parts):
         wait_for = []  # what the next `_generate` waits for
@@ -141,6 +163,8 @@ def label(name):
     """How a variant is printed: 'the step', 'without dropout', ..., 'G step after d update', 'matmuls alone'."""
     if name == "matmuls_alone":
         return "matmuls alone"
+    if name == "single_threaded":
+        return "single-threaded executor"
     if set(VARIANTS[name]) & set(WAITS):
         return f"G step {name.replace('_', ' ')}"
     return f"without {name}" if VARIANTS[name] else "the step"
@@ -194,8 +218,9 @@ def main(argv):
         for name in [*VARIANTS, "matmuls_alone"]:
             parts = VARIANTS.get(name, ("all but the matmuls",))
             results[rule][name] = {
-                "removed": [part for part in parts if part not in WAITS],
+                "removed": [part for part in parts if part not in SCHEDULES],
                 "waits": [part for part in parts if part in WAITS],
+                "executor": "single-threaded" if "single_threaded_executor" in parts else "default",
                 "steps_per_second": harness.summarize(row[name]),
                 "speedup_over_step": harness.summarize([row[name][i] / row["step"][i] for i in rounds]),
                 "ratio_to_peer": harness.summarize([row[name][i] / row["torch_peer"][i] for i in rounds]),
