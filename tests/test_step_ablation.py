@@ -1,7 +1,5 @@
 """benchmarks/step_ablation.py: each variant takes out what it names, and only that."""
 
-import json
-import subprocess
 import sys
 
 import pytest
@@ -54,9 +52,7 @@ print(json.dumps({"changed": changed, "sizes": [int(b.size) for b in before], "d
 
 
 def run(parts):
-    out = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(parts)], cwd=harness.REPO, check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return harness.json_result([sys.executable, "-c", SCRIPT, ",".join(parts)], cwd=harness.REPO)
 
 
 @pytest.mark.slow
