@@ -287,9 +287,9 @@ def peer_torch_version(python):
     return found.stdout.strip() if found.returncode == 0 else None
 
 
-def json_result(command, cwd=None):
-    """Runs `command` (a worker process) and returns the JSON printed on the last line of its stdout."""
-    out = subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout
+def json_result(command, cwd=None, env=None):
+    """Runs `command` (a worker process; `env`: its environment) and returns the JSON on the last line of its stdout."""
+    out = subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -2,12 +2,17 @@
 
     TFDS_DATA_DIR=... python -m benchmarks.step_baseline --baseline=HEAD~1
     python -m benchmarks.step_baseline --baseline=33d9413 --rules=alternating --rounds=5
+    python -m benchmarks.step_baseline --baseline=HEAD --env=TF_NUM_INTEROP_THREADS=1
+    python -m benchmarks.step_baseline --baseline=HEAD --set=steps_per_execution=50
 
 The revision's files are extracted with `git archive` into a temporary
 directory. Each round times this checkout, then the revision, each in a
 process of its own that imports its own `gan_keras`: the paper preset from
 the same seed, `--repeats` epochs of `--steps` steps after a warm-up epoch,
-on the cores this process may use. The speed-up is taken per round, so a
+on the cores this process may use. `--env` sets environment variables
+(TensorFlow's threads, allocators, oneDNN) and `--set` TrainConfig fields for
+this checkout's processes only, so `--baseline=HEAD` times a setting against
+the same code without it. The speed-up is taken per round, so a
 drift of the machine's speed hits both sides. Each process then hashes every
 weight of G and D and every optimiser slot after all its steps: `same_bits`
 says whether the two codes trained to the same bits in every round. Writes
@@ -17,6 +22,7 @@ says whether the two codes trained to the same bits in every round. Writes
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -32,6 +38,8 @@ flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '
 flags.DEFINE_integer("rounds", 3, "Rounds, each timing this checkout then the baseline.")
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per side per round.")
+flags.DEFINE_list("env", [], "NAME=VALUE environment variables for this checkout's processes only.")
+flags.DEFINE_list("set", [], "TrainConfig overrides for this checkout's side, e.g. steps_per_execution=50.")
 flags.DEFINE_string("output", harness.results_file("step_baseline.json"), "Results file.")
 flags.DEFINE_string("worker_root", None, "Internal: time the gan_keras under this directory and print JSON.")
 flags.DEFINE_string("rule", None, "Internal: the worker's update rule.")
@@ -47,7 +55,7 @@ def worker(root, rule):
     from gan_keras import data as data_lib
     from gan_keras.training import TrainConfig, build_gan
 
-    config = TrainConfig.preset("paper", **harness.UPDATE_RULES[rule])
+    config = TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **harness.parse_overrides(FLAGS.set))
     keras.utils.set_random_seed(config.stream_seed("init"))
     data = data_lib.TrainingData(data_lib.load_images("mnist", "train"), config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
@@ -70,11 +78,22 @@ def extract(revision, directory):
     return short
 
 
-def timed(root, rule):
-    """One worker process's result for the code under `root`."""
+def parse_env(items):
+    """`["NAME=VALUE", ...]` -> `{"NAME": "VALUE", ...}`, or an exit with one line naming the bad item."""
+    env = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            sys.exit(f"step_baseline.py: error: --env={item!r} is not NAME=VALUE (e.g. TF_NUM_INTEROP_THREADS=1).")
+        env[name] = value
+    return env
+
+
+def timed(root, rule, env=None, overrides=()):
+    """One worker process's result for the code under `root`, with `env` added to its environment and `--set=overrides`."""
     command = [sys.executable, "-m", "benchmarks.step_baseline", f"--worker_root={root}", f"--rule={rule}",
-               f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}"]
-    result = harness.json_result(command, cwd=harness.REPO)
+               f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}", f"--set={','.join(overrides)}"]
+    result = harness.json_result(command, cwd=harness.REPO, env=dict(os.environ, **(env or {})))
     if os.path.realpath(result.pop("package")) != os.path.realpath(os.path.join(root, "gan_keras")):
         sys.exit(f"step_baseline.py: the worker for {root} imported another gan_keras.")
     return result
@@ -88,15 +107,18 @@ def main(argv):
     if not FLAGS.baseline:
         sys.exit("step_baseline.py: error: --baseline=REV is required (a git revision, e.g. HEAD~1).")
     harness.fail_unknown("step_baseline.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
+    env = parse_env(FLAGS.env)
+    harness.set_overrides("step_baseline.py", FLAGS.set)
     with tempfile.TemporaryDirectory() as tmp:
         revision = extract(FLAGS.baseline, tmp)
         roots = {"this": harness.REPO, "baseline": os.path.join(tmp, "tree")}
+        settings = {"this": (env, FLAGS.set), "baseline": (None, ())}
         runs = {rule: {side: [] for side in roots} for rule in FLAGS.rules}
         for round_ in range(FLAGS.rounds):
             for rule in FLAGS.rules:
                 for side, root in roots.items():
                     start = time.perf_counter()
-                    runs[rule][side].append(timed(root, rule))
+                    runs[rule][side].append(timed(root, rule, *settings[side]))
                     median = harness.summarize(runs[rule][side][-1]["steps_per_second"])["median"]
                     print(f"round {round_ + 1} {rule:12s} {side:8s} {median:6.2f} steps/s "
                           f"({time.perf_counter() - start:.0f} s)", flush=True)
@@ -106,6 +128,8 @@ def main(argv):
         digests = {r["digest"] for rs in sides.values() for r in rs}
         results[rule] = {
             "settings": {"preset": "paper", **harness.UPDATE_RULES[rule]},
+            "this_env": env,
+            "this_set": FLAGS.set,
             "this_steps_per_second": harness.summarize(medians["this"]),
             "baseline_steps_per_second": harness.summarize(medians["baseline"]),
             "speedup": harness.summarize([a / b for a, b in zip(medians["this"], medians["baseline"])]),
@@ -116,7 +140,9 @@ def main(argv):
         r = results[rule]
         print(f"{rule:12s} speed-up {r['speedup']['median']:.3f}x (min {r['speedup']['min']:.3f}, "
               f"max {r['speedup']['max']:.3f}); same bits after {r['steps_trained_per_side']} steps: {r['same_bits']}")
-    harness.write_results(FLAGS.output, f"against {revision}", dict(
+    # A setting's run has a section of its own, so it does not replace the code's comparison.
+    section = " ".join([f"against {revision}", *(f"with {item}" for item in [*FLAGS.env, *FLAGS.set])])
+    harness.write_results(FLAGS.output, section, dict(
         results, baseline=revision, date=harness.utc_now(), command=harness.command("benchmarks.step_baseline")))
     print(f"Wrote {FLAGS.output}.")
 
