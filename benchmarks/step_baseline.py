@@ -10,9 +10,10 @@ directory. Each round times this checkout, then the revision, each in a
 process of its own that imports its own `gan_keras`: the paper preset from
 the same seed, `--repeats` epochs of `--steps` steps after a warm-up epoch,
 on the cores this process may use. `--env` sets environment variables
-(TensorFlow's threads, allocators, oneDNN) and `--set` TrainConfig fields for
-this checkout's processes only, so `--baseline=HEAD` times a setting against
-the same code without it. The speed-up is taken per round, so a
+(TensorFlow's threads, allocators, oneDNN) for this checkout's processes and
+unsets them for the revision's, and `--set` sets TrainConfig fields for this
+checkout's side only, so `--baseline=HEAD` times a setting against the same
+code without it. The speed-up is taken per round, so a
 drift of the machine's speed hits both sides. Each process then hashes every
 weight of G and D and every optimiser slot after all its steps: `same_bits`
 says whether the two codes trained to the same bits in every round. Writes
@@ -43,6 +44,7 @@ flags.DEFINE_list("set", [], "TrainConfig overrides for this checkout's side, e.
 flags.DEFINE_string("output", harness.results_file("step_baseline.json"), "Results file.")
 flags.DEFINE_string("worker_root", None, "Internal: time the gan_keras under this directory and print JSON.")
 flags.DEFINE_string("rule", None, "Internal: the worker's update rule.")
+flags.DEFINE_list("env_names", [], "Internal: environment variables whose values the worker reports.")
 FLAGS = flags.FLAGS
 
 
@@ -64,8 +66,9 @@ def worker(root, rule):
     state = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables + gan.g_optimizer.variables
     for variable in state:
         digest.update(np.asarray(variable).tobytes())
-    return {"steps_per_second": steps_per_second, "digest": digest.hexdigest(), "package": os.path.dirname(
-        sys.modules["gan_keras"].__file__)}
+    return {"steps_per_second": steps_per_second, "digest": digest.hexdigest(),
+            "package": os.path.dirname(sys.modules["gan_keras"].__file__),
+            "env": {name: os.environ.get(name) for name in FLAGS.env_names}}
 
 
 def extract(revision, directory):
@@ -89,11 +92,17 @@ def parse_env(items):
     return env
 
 
-def timed(root, rule, env=None, overrides=()):
-    """One worker process's result for the code under `root`, with `env` added to its environment and `--set=overrides`."""
+def timed(root, rule, env, overrides=()):
+    """One worker process's result for the code under `root`, with `--set=overrides`.
+
+    Its environment is this one's, with `env`'s names set to its values (None: unset).
+    """
     command = [sys.executable, "-m", "benchmarks.step_baseline", f"--worker_root={root}", f"--rule={rule}",
-               f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}", f"--set={','.join(overrides)}"]
-    result = harness.json_result(command, cwd=harness.REPO, env=dict(os.environ, **(env or {})))
+               f"--steps={FLAGS.steps}", f"--repeats={FLAGS.repeats}", f"--set={','.join(overrides)}",
+               f"--env_names={','.join(env)}"]
+    environ = {name: value for name, value in os.environ.items() if name not in env}
+    environ.update({name: value for name, value in env.items() if value is not None})
+    result = harness.json_result(command, cwd=harness.REPO, env=environ)
     if os.path.realpath(result.pop("package")) != os.path.realpath(os.path.join(root, "gan_keras")):
         sys.exit(f"step_baseline.py: the worker for {root} imported another gan_keras.")
     return result
@@ -112,7 +121,7 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         revision = extract(FLAGS.baseline, tmp)
         roots = {"this": harness.REPO, "baseline": os.path.join(tmp, "tree")}
-        settings = {"this": (env, FLAGS.set), "baseline": (None, ())}
+        settings = {"this": (env, FLAGS.set), "baseline": (dict.fromkeys(env), ())}
         runs = {rule: {side: [] for side in roots} for rule in FLAGS.rules}
         for round_ in range(FLAGS.rounds):
             for rule in FLAGS.rules:
@@ -128,8 +137,8 @@ def main(argv):
         digests = {r["digest"] for rs in sides.values() for r in rs}
         results[rule] = {
             "settings": {"preset": "paper", **harness.UPDATE_RULES[rule]},
-            "this_env": env,
             "this_set": FLAGS.set,
+            "environment": {side: rs[0]["env"] for side, rs in sides.items()},  # as each side's worker saw it
             "this_steps_per_second": harness.summarize(medians["this"]),
             "baseline_steps_per_second": harness.summarize(medians["baseline"]),
             "speedup": harness.summarize([a / b for a, b in zip(medians["this"], medians["baseline"])]),
