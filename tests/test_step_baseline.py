@@ -29,3 +29,39 @@ def test_the_same_code_at_head_trains_to_the_same_bits(tfds_dir, tmp_path):
                            text=True).stdout
     if not dirty:
         assert run["same_bits"]
+
+
+@pytest.mark.slow
+def test_a_setting_reaches_this_checkouts_side_only(tfds_dir, tmp_path, monkeypatch):
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=harness.REPO, capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "3")  # set in the shell: the revision's side must not inherit it
+    output = tmp_path / "step_baseline.json"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.step_baseline", "--baseline=HEAD", "--rules=alternating",
+         "--rounds=1", "--steps=5", "--repeats=1", "--env=TF_NUM_INTEROP_THREADS=1", "--set=d_dropout=False",
+         f"--output={output}"],
+        cwd=harness.REPO, check=True, capture_output=True,
+    )
+    results = json.loads(output.read_text())
+    (section,) = [name for name in results if name.startswith("against ")]
+    assert section.endswith(" with TF_NUM_INTEROP_THREADS=1 with d_dropout=False")
+    run = results[section]["alternating"]
+    assert run["environment"] == {"this": {"TF_NUM_INTEROP_THREADS": "1"}, "baseline": {"TF_NUM_INTEROP_THREADS": None}}
+    assert run["this_set"] == ["d_dropout=False"]
+    assert not run["same_bits"]  # D without dropout trains to other numbers: the --set reached one side
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--env=TF_NUM_INTEROP_THREADS", "step_baseline.py: error: --env='TF_NUM_INTEROP_THREADS' is not NAME=VALUE "
+                                         "(e.g. TF_NUM_INTEROP_THREADS=1)."),
+        ("--set=no_such_field=1", "step_baseline.py: error: --set: 'no_such_field' is not a TrainConfig field."),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line(flag, message):
+    done = subprocess.run([sys.executable, "-m", "benchmarks.step_baseline", "--baseline=HEAD", flag],
+                          cwd=harness.REPO, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == message
