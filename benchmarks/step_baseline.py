@@ -39,7 +39,7 @@ flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '
 flags.DEFINE_integer("rounds", 3, "Rounds, each timing this checkout then the baseline.")
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per side per round.")
-flags.DEFINE_list("env", [], "NAME=VALUE environment variables for this checkout's processes only.")
+flags.DEFINE_list("env", [], "NAME=VALUE environment variables for this checkout's processes (unset for the revision's).")
 flags.DEFINE_list("set", [], "TrainConfig overrides for this checkout's side, e.g. steps_per_execution=50.")
 flags.DEFINE_string("output", harness.results_file("step_baseline.json"), "Results file.")
 flags.DEFINE_string("worker_root", None, "Internal: time the gan_keras under this directory and print JSON.")
@@ -92,6 +92,17 @@ def parse_env(items):
     return env
 
 
+def check_overrides(overrides):
+    """Exits with TrainConfig's one-line error if `overrides` make an invalid config for a rule in `--rules`."""
+    from gan_keras.training import TrainConfig
+
+    for rule in FLAGS.rules:
+        try:
+            TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides).validate()
+        except ValueError as e:
+            sys.exit(f"step_baseline.py: error: --set={','.join(FLAGS.set)}: {e}")
+
+
 def timed(root, rule, env, overrides=()):
     """One worker process's result for the code under `root`, with `--set=overrides`.
 
@@ -117,7 +128,7 @@ def main(argv):
         sys.exit("step_baseline.py: error: --baseline=REV is required (a git revision, e.g. HEAD~1).")
     harness.fail_unknown("step_baseline.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
     env = parse_env(FLAGS.env)
-    harness.set_overrides("step_baseline.py", FLAGS.set)
+    check_overrides(harness.set_overrides("step_baseline.py", FLAGS.set))
     with tempfile.TemporaryDirectory() as tmp:
         revision = extract(FLAGS.baseline, tmp)
         roots = {"this": harness.REPO, "baseline": os.path.join(tmp, "tree")}
