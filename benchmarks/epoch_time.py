@@ -18,12 +18,8 @@ weights: `benchmarks.time_to_quality_report` puts its scores at these
 minutes. Run it on a quiet machine; it times only this machine's speed that day.
 """
 
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
 from absl import app, flags
 
@@ -38,24 +34,11 @@ flags.DEFINE_string("output", EPOCH_TIME, "Results file.")
 FLAGS = flags.FLAGS
 
 
-def time_epochs(preset, epochs):
-    """`(seconds to the end of each epoch from the command's start, the command)`."""
-    with tempfile.TemporaryDirectory() as model_dir:
-        # Keep every epoch's checkpoint (one per 0.036 s at most): their save times are the epochs' ends.
-        keep = "--keep_checkpoint_every_hours=0.00001"
-        args = [f"--preset={preset}", f"--epochs={epochs}", keep, "--verbose=0", f"--model_dir={model_dir}"]
-        start = time.time()
-        subprocess.run([sys.executable, os.path.join(harness.REPO, "train.py"), *args], check=True)
-        checkpoints = os.path.join(model_dir, "checkpoints")
-        ends = [os.path.getmtime(os.path.join(checkpoints, f"ckpt-{e}.index")) - start for e in range(1, epochs + 1)]
-    return ends, " ".join(["python train.py", *args[:-1], "--model_dir=..."])
-
-
 def main(argv):
     del argv
     if FLAGS.epochs < 2:
         sys.exit(f"{PROGRAM}: error: --epochs must be >= 2 (the first includes start-up); got {FLAGS.epochs}.")
-    ends, command = time_epochs(FLAGS.preset, FLAGS.epochs)
+    ends, command = harness.time_train_epochs(FLAGS.preset, FLAGS.epochs)
     later = [b - a for a, b in zip(ends, ends[1:])]
     timing = {
         "first_epoch_seconds": round(ends[0], 2),

@@ -12,6 +12,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 # This directory: where the results files (`*.json`) live, next to the scripts.
@@ -285,6 +286,23 @@ def peer_torch_version(python):
     """The version of PyTorch `python` imports, e.g. '2.15.0+cpu', or None if it cannot import torch."""
     found = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
     return found.stdout.strip() if found.returncode == 0 else None
+
+
+def time_train_epochs(preset, epochs, extra=()):
+    """Runs `train.py --preset=PRESET --epochs=EPOCHS` from scratch (`extra`: more flags) in a temporary model dir.
+
+    Returns `(seconds from the command's start to the end of each epoch, the command as records show it)`:
+    the ends are the save times of the epochs' checkpoints.
+    """
+    with tempfile.TemporaryDirectory() as model_dir:
+        # Keep every epoch's checkpoint (one per 0.036 s at most): their save times are the epochs' ends.
+        keep = "--keep_checkpoint_every_hours=0.00001"
+        args = [f"--preset={preset}", f"--epochs={epochs}", keep, *extra, "--verbose=0", f"--model_dir={model_dir}"]
+        start = time.time()
+        subprocess.run([sys.executable, os.path.join(REPO, "train.py"), *args], check=True)
+        checkpoints = os.path.join(model_dir, "checkpoints")
+        ends = [os.path.getmtime(os.path.join(checkpoints, f"ckpt-{e}.index")) - start for e in range(1, epochs + 1)]
+    return ends, " ".join(["python train.py", *args[:-1], "--model_dir=..."])
 
 
 def json_result(command, cwd=None, env=None):
