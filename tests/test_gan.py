@@ -173,3 +173,15 @@ def test_masked_dropout_trains_bit_for_bit_as_keras_dropout(update, monkeypatch)
         variables = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables
         bits[dropout] = [np.asarray(v).tobytes() for v in variables + gan.g_optimizer.variables]
     assert bits["masked"] == bits["keras"]
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "alternating"])
+def test_the_traced_step_computes_in_float32_throughout(update):
+    """No op of the step's graph, or of a function it calls, takes or makes float64 (the schedules included)."""
+    gan = make_gan(update=update)
+    spec = tf.TensorSpec([BATCH, 1, 28, 28, 1], tf.float32)
+    graph_def = tf.function(gan.train_step).get_concrete_function(spec).graph.as_graph_def()
+    nodes = [*graph_def.node, *(node for function in graph_def.library.function for node in function.node_def)]
+    assert len(nodes) > 100  # the whole step, with the optimisers' updates
+    float64 = tf.float64.as_datatype_enum
+    assert [n.op for n in nodes if any(a.type == float64 or float64 in a.list.type for a in n.attr.values())] == []
