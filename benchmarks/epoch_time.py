@@ -19,7 +19,6 @@ minutes. Run it on a quiet machine; it times only this machine's speed that day.
 """
 
 import statistics
-import sys
 
 from absl import app, flags
 
@@ -36,8 +35,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    if FLAGS.epochs < 2:
-        sys.exit(f"{PROGRAM}: error: --epochs must be >= 2 (the first includes start-up); got {FLAGS.epochs}.")
+    harness.check_train_epochs(PROGRAM, FLAGS.epochs)
     ends, command = harness.time_train_epochs(FLAGS.preset, FLAGS.epochs)
     later = [b - a for a, b in zip(ends, ends[1:])]
     timing = {

@@ -288,6 +288,12 @@ def peer_torch_version(python):
     return found.stdout.strip() if found.returncode == 0 else None
 
 
+def check_train_epochs(program, epochs):
+    """Exits with one line unless `epochs` >= 2: `time_train_epochs` times the epochs after the first."""
+    if epochs < 2:
+        sys.exit(f"{program}: error: --epochs must be >= 2 (the first includes start-up); got {epochs}.")
+
+
 def time_train_epochs(preset, epochs, extra=()):
     """Runs `train.py --preset=PRESET --epochs=EPOCHS` from scratch (`extra`: more flags) in a temporary model dir.
 

@@ -40,22 +40,15 @@ flags.DEFINE_string("worker", None, "Internal: time this preset's bare fit in th
 FLAGS = flags.FLAGS
 
 
-def config_of(preset):
-    """The preset's TrainConfig, with `--steps_per_epoch` if set."""
-    from gan_keras.training import TrainConfig
-
-    overrides = {"steps_per_epoch": FLAGS.steps_per_epoch} if FLAGS.steps_per_epoch else {}
-    return TrainConfig.preset(preset, **overrides)
-
-
 def bare_fit(preset):
     """Steps/s of the preset's step through `GAN.fit` with no callbacks, and the steps in each timed epoch."""
     import keras
 
     from benchmarks.matmul_floor import step_and_data
     from gan_keras import data as data_lib
+    from gan_keras.training import TrainConfig
 
-    config = config_of(preset)
+    config = TrainConfig.preset(preset, steps_per_epoch=FLAGS.steps_per_epoch)  # None: the whole epoch
     keras.utils.set_random_seed(config.stream_seed("init"))
     images = data_lib.load_images(config.dataset, "train", data_dir=config.data_dir)
     gan, dataset = step_and_data(config, images)
@@ -68,8 +61,7 @@ def main(argv):
     if FLAGS.worker:
         print(json.dumps(bare_fit(FLAGS.worker)))
         return
-    if FLAGS.epochs < 2:
-        sys.exit(f"{PROGRAM}: error: --epochs must be >= 2 (the first includes start-up); got {FLAGS.epochs}.")
+    harness.check_train_epochs(PROGRAM, FLAGS.epochs)
     from gan_keras.training import PRESETS
 
     harness.fail_unknown(PROGRAM, "presets", FLAGS.presets, PRESETS)
