@@ -8,7 +8,11 @@ The paper preset is traced and warmed up through `build_gan` + `GAN.fit`, then
 (the `.xplane.pb` TensorBoard's profile plugin reads) are summed by what they
 do: the matmuls, the optimiser updates, maxout's max and its gradient, the
 dropout masks, everything else; the time between ops (dispatch, `fit`'s
-loop, callbacks) is the wall time not covered by any op. Writes
+loop, callbacks) is the wall time not covered by any op. Each matmul is
+also timed on its own (`matmuls`): its median duration, and its median over
+the events when no other op ran beside it, so that a run on one core
+(`taskset -c 0 ... --output=benchmarks/profile_step_one_core.json`) and one
+on every core show which matmuls a second core makes faster. Writes
 `benchmarks/profile_step.json`; the trace stays in `--trace_dir` for TensorBoard.
 
 With `--set=jit_compile=True` the step runs as one XLA program, whose events
@@ -25,6 +29,7 @@ import collections
 import glob
 import os
 import re
+import statistics
 import tempfile
 import time
 
@@ -93,7 +98,7 @@ def op_seconds(trace_path, hlo_names):
         space.ParseFromString(f.read())
     plane = next(p for p in space.planes if p.name == "/host:CPU")
     by_category, by_op = collections.Counter(), collections.Counter()
-    intervals = []
+    intervals, events = [], []
     for line in plane.lines:
         if not line.name.startswith(("tf_Compute", "tf_numa") if hlo_names else "tf_Compute"):
             continue
@@ -108,7 +113,8 @@ def op_seconds(trace_path, hlo_names):
             by_op[name.rpartition(":")[2] + " " + name.rpartition(":")[0].split("/", 1)[-1]] += seconds
             start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
             intervals.append((start, start + seconds))
-    return by_category, by_op, covered(intervals), len(intervals)
+            events.append((start, start + seconds, name))
+    return by_category, by_op, covered(intervals), events
 
 
 def covered(intervals):
@@ -120,6 +126,47 @@ def covered(intervals):
         elif b > end:
             total, end = total + (b - end), b
     return total
+
+
+def alone(events):
+    """For each `(start, end, name)` event, whether no other event overlapped it in time."""
+    order = sorted(range(len(events)), key=lambda i: events[i][0])
+    result = [True] * len(events)
+    latest_end = None  # the latest end of the events started before this one
+    for position, i in enumerate(order):
+        start, end, _ = events[i]
+        if latest_end is not None and latest_end > start:
+            result[i] = False
+        following = order[position + 1] if position + 1 < len(order) else None
+        if following is not None and events[following][0] < end:
+            result[i] = False
+        latest_end = end if latest_end is None else max(latest_end, end)
+    return result
+
+
+def matmul_times(events, steps):
+    """The matmuls' wall time per step, and each matmul op's median duration: all events, and those run alone.
+
+    `events` are `(start, end, "graph/op/name:OpType")` op events in seconds.
+    Run beside another op, a matmul shares the cores with it; run alone, it
+    has every core TensorFlow gives it.
+    """
+    matmuls = [(i, e) for i, e in enumerate(events) if category(e[2]) == "matmul (forward and gradient)"]
+    by_alone = alone(events)
+    durations = collections.defaultdict(lambda: ([], []))
+    for i, (start, end, name) in matmuls:
+        every, solo = durations[name.rpartition(":")[0].split("StatefulPartitionedCall/")[-1]]
+        every.append(end - start)
+        if by_alone[i]:
+            solo.append(end - start)
+    us = lambda seconds: round(1e6 * statistics.median(seconds), 1) if seconds else None  # noqa: E731
+    return {
+        "matmul_wall_ms_per_step": round(1000 * covered([e[:2] for _, e in matmuls]) / steps, 3),
+        "matmuls": {
+            name: {"median_us": us(every), "alone_median_us": us(solo), "alone_share": round(len(solo) / len(every), 3)}
+            for name, (every, solo) in sorted(durations.items(), key=lambda item: -sum(item[1][0]))
+        },
+    }
 
 
 def profile(rule, images, log_dir, overrides):
@@ -147,12 +194,13 @@ def profile(rule, images, log_dir, overrides):
         "no_op_running_ms_per_step": ms(wall - busy),
         "op_ms_per_step_summed_over_threads": ms(op_total),
         # Each op is dispatched by TensorFlow's executor: many small ops cost time of their own.
-        "ops_per_step": round(events / FLAGS.steps, 1),
+        "ops_per_step": round(len(events) / FLAGS.steps, 1),
         "categories": {
             what: {"ms_per_step": ms(s), "share_of_op_time": round(s / op_total, 4)}
             for what, s in by_category.most_common()
         },
         "top_ops_ms_per_step": {name: ms(s) for name, s in by_op.most_common(15)},
+        **matmul_times(events, FLAGS.steps),
     }
 
 
