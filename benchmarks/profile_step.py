@@ -88,8 +88,9 @@ def hlo_op_names(dump_dir):
 
 
 def op_seconds(trace_path, hlo_names):
-    """Seconds per category over the op events of the compute threads, the top ops, the busy time, the op count.
+    """Seconds per category over the op events of the compute threads, the top ops, the busy time, the events.
 
+    The events are `(start, end, "graph/op/name:OpType")`, in seconds.
     TensorFlow's kernels run on its `tf_Compute` threads, XLA's instructions
     on those or on the Eigen pool's; `hlo_names` (`hlo_op_names`) names the latter.
     """
@@ -98,7 +99,7 @@ def op_seconds(trace_path, hlo_names):
         space.ParseFromString(f.read())
     plane = next(p for p in space.planes if p.name == "/host:CPU")
     by_category, by_op = collections.Counter(), collections.Counter()
-    intervals, events = [], []
+    events = []
     for line in plane.lines:
         if not line.name.startswith(("tf_Compute", "tf_numa") if hlo_names else "tf_Compute"):
             continue
@@ -112,9 +113,8 @@ def op_seconds(trace_path, hlo_names):
             by_category[what] += seconds
             by_op[name.rpartition(":")[2] + " " + name.rpartition(":")[0].split("/", 1)[-1]] += seconds
             start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
-            intervals.append((start, start + seconds))
             events.append((start, start + seconds, name))
-    return by_category, by_op, covered(intervals), events
+    return by_category, by_op, covered([event[:2] for event in events]), events
 
 
 def covered(intervals):
