@@ -137,7 +137,8 @@ def main(argv):
     del argv
     if harness.report_only("collapse_rate.py", FLAGS, report):
         return
-    overrides = harness.set_overrides("collapse_rate.py", FLAGS.set)
+    overrides = harness.set_overrides("collapse_rate.py", FLAGS.set, preset=FLAGS.preset,
+                                      owned={"model_dir": "--out_dir", "epochs": "--epochs", "seed": "--seeds"})
     name = ",".join([f"preset={FLAGS.preset}", *FLAGS.set])
     test, valid = load_protocol_data("mnist")
     results = harness.read_json(FLAGS.results, {})
@@ -147,7 +148,7 @@ def main(argv):
         log = EpochLog()
         model_dir = os.path.join(FLAGS.out_dir, f"{name.replace(',', '_').replace('=', '-')}_seed{seed}")
         config = TrainConfig.preset(
-            FLAGS.preset, model_dir=model_dir, epochs=FLAGS.epochs, seed=int(seed), verbose=2, **overrides
+            FLAGS.preset, model_dir=model_dir, epochs=FLAGS.epochs, seed=int(seed), **{"verbose": 2, **overrides}
         )
         run(config, callbacks=[log])
         finished = finished_epochs(model_dir)

@@ -81,14 +81,14 @@ class Probe(keras.callbacks.Callback):
 
 def main(argv):
     del argv
-    overrides = harness.set_overrides("collapse_trace.py", FLAGS.set)
+    overrides = harness.set_overrides("collapse_trace.py", FLAGS.set, preset="default",
+                                      owned={"model_dir": "--out_dir", "epochs": "--epochs", "seed": "--seed"})
     name = FLAGS.name or f"seed {FLAGS.seed}" + (f", {','.join(FLAGS.set)}" if FLAGS.set else "")
     config = TrainConfig(
         model_dir=os.path.join(FLAGS.out_dir, name.replace(",", "_").replace(" ", "_")),
         epochs=FLAGS.epochs,
         seed=FLAGS.seed,
-        verbose=2,
-        **overrides,
+        **{"verbose": 2, **overrides},
     )
     real = data_lib.to_float(data_lib.load_images(config.dataset, "validation", config.data_dir)[:100])
     probe = Probe(real.numpy(), FLAGS.every)

@@ -195,31 +195,60 @@ def write_results(path, name, results):
 
 
 def parse_overrides(items):
-    """`["d_dropout=False", "k=2"]` -> `{"d_dropout": False, "k": 2}`, typed by TrainConfig's defaults."""
+    """`["d_dropout=False", "k=2"]` -> `{"d_dropout": False, "k": 2}`, typed by TrainConfig's defaults.
+
+    Raises `ValueError` naming the first item that is not `FIELD=VALUE` of a TrainConfig field and type.
+    """
     from gan_keras.training import TrainConfig
 
     defaults = TrainConfig()
     overrides = {}
     for item in items:
-        name, _, value = item.partition("=")
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} is not FIELD=VALUE (e.g. d_dropout=False).")
         if not hasattr(defaults, name):
-            raise ValueError(f"--set: {name!r} is not a TrainConfig field.")
+            raise ValueError(f"{name!r} is not a TrainConfig field.")
         default = getattr(defaults, name)
         if isinstance(default, bool):
+            if value not in ("True", "False"):
+                raise ValueError(f"{name}={value!r} is not valid; accepted: True, False.")
             overrides[name] = value == "True"
         elif default is None:
             overrides[name] = int(value) if value.isdigit() else value
         else:
-            overrides[name] = type(default)(value)
+            try:
+                overrides[name] = type(default)(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} is not valid; accepted: {type(default).__name__} values.") from None
     return overrides
 
 
-def set_overrides(program, items):
-    """`parse_overrides(items)` of a `--set` flag, or an exit with one line naming the bad field."""
+def set_overrides(program, items, preset="paper", rules=(None,), owned=None):
+    """The overrides of a `--set` flag (`parse_overrides`), or an exit with one line naming the bad item.
+
+    They must make a valid TrainConfig of `preset` with each update rule in `rules` (names in
+    `UPDATE_RULES`; None: the preset's own rule), and leave alone the rules' fields and those
+    in `owned` (`{field: the flag that sets it}`).
+
+    Example:
+
+    >>> set_overrides("bench.py", ["d_dropout=False"], rules=["alternating"])
+    {'d_dropout': False}
+    """
+    from gan_keras.training import TrainConfig
+
     try:
-        return parse_overrides(items)
+        overrides = parse_overrides(items)
+        owned = {**dict.fromkeys(field for rule in rules if rule for field in UPDATE_RULES[rule]), **(owned or {})}
+        for name in overrides:
+            if name in owned:
+                raise ValueError(f"{name} is set by {owned[name] or '--rules'}, not by --set.")
+        for rule in rules:
+            TrainConfig.preset(preset, **(UPDATE_RULES[rule] if rule else {}), **overrides).validate()
     except ValueError as e:
-        sys.exit(f"{program}: error: {e}")
+        sys.exit(f"{program}: error: --set={','.join(items)}: {e}")
+    return overrides
 
 
 def short_revision(revision):

@@ -207,7 +207,7 @@ def profile(rule, images, log_dir, overrides):
 def main(argv):
     del argv
     harness.fail_unknown("profile_step.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
-    overrides = harness.set_overrides("profile_step.py", FLAGS.set)
+    overrides = harness.set_overrides("profile_step.py", FLAGS.set, rules=FLAGS.rules)
     log_dir = FLAGS.trace_dir or tempfile.mkdtemp(prefix="gan_keras_profile_")
     # Read when XLA first compiles: the optimised HLO that names the events of XLA's programs.
     os.environ["XLA_FLAGS"] = " ".join(

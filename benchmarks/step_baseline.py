@@ -92,17 +92,6 @@ def parse_env(items):
     return env
 
 
-def check_overrides(overrides):
-    """Exits with TrainConfig's one-line error if `overrides` make an invalid config for a rule in `--rules`."""
-    from gan_keras.training import TrainConfig
-
-    for rule in FLAGS.rules:
-        try:
-            TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides).validate()
-        except ValueError as e:
-            sys.exit(f"step_baseline.py: error: --set={','.join(FLAGS.set)}: {e}")
-
-
 def timed(root, rule, env, overrides=()):
     """One worker process's result for the code under `root`, with `--set=overrides`.
 
@@ -128,7 +117,7 @@ def main(argv):
         sys.exit("step_baseline.py: error: --baseline=REV is required (a git revision, e.g. HEAD~1).")
     harness.fail_unknown("step_baseline.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
     env = parse_env(FLAGS.env)
-    check_overrides(harness.set_overrides("step_baseline.py", FLAGS.set))
+    harness.set_overrides("step_baseline.py", FLAGS.set, rules=FLAGS.rules)
     with tempfile.TemporaryDirectory() as tmp:
         revision = extract(FLAGS.baseline, tmp)
         roots = {"this": harness.REPO, "baseline": os.path.join(tmp, "tree")}

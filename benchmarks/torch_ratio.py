@@ -64,7 +64,7 @@ def peer_matmuls_per_second(python, floor, threads):
 def main(argv):
     del argv
     harness.fail_unknown("torch_ratio.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
-    overrides = harness.set_overrides("torch_ratio.py", FLAGS.set)
+    overrides = harness.set_overrides("torch_ratio.py", FLAGS.set, rules=FLAGS.rules)
     python = harness.peer_python(FLAGS.peer_python)
     threads = len(os.sched_getaffinity(0))
     images = data_lib.load_images("mnist", "train")

@@ -55,7 +55,8 @@ class Side:
 def main(argv):
     del argv
     harness.fail_unknown("xla_cpu.py", "rules", FLAGS.rules, harness.UPDATE_RULES)
-    overrides = harness.set_overrides("xla_cpu.py", FLAGS.set)
+    overrides = harness.set_overrides("xla_cpu.py", FLAGS.set, rules=FLAGS.rules,
+                                      owned={"jit_compile": "xla_cpu.py", "steps_per_execution": "xla_cpu.py"})
     images = data_lib.load_images("mnist", "train")
     sides = {
         (rule, jit): Side(TrainConfig.preset("paper", **harness.UPDATE_RULES[rule], **overrides, jit_compile=jit, steps_per_execution=1), images)

@@ -57,9 +57,8 @@ def test_a_setting_reaches_this_checkouts_side_only(tfds_dir, tmp_path, monkeypa
     [
         ("--env=TF_NUM_INTEROP_THREADS", "step_baseline.py: error: --env='TF_NUM_INTEROP_THREADS' is not NAME=VALUE "
                                          "(e.g. TF_NUM_INTEROP_THREADS=1)."),
-        ("--set=no_such_field=1", "step_baseline.py: error: --set: 'no_such_field' is not a TrainConfig field."),
-        ("--set=steps_per_execution=-1", "step_baseline.py: error: --set=steps_per_execution=-1: "
-                                         "--steps_per_execution must be >= 0 (0: automatic, up to 10); got -1."),
+        ("--rules=alternating,backwards", "step_baseline.py: error: --rules: unknown backwards; accepted: "
+                                          "simultaneous, alternating."),
     ],
 )
 def test_a_bad_setting_is_named_in_one_line(flag, message):
