@@ -34,8 +34,8 @@ from gan_keras.utils import cli
 
 flags.DEFINE_string("model_dir", None, "Training run whose generator gives the centres (optional).")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
-flags.DEFINE_integer("repeats", 5, "Timed runs after one warm-up run.")
-flags.DEFINE_integer("batch_size", 500, "Data rows per chunk.")
+flags.DEFINE_integer("repeats", 5, "Timed runs after one warm-up run.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 500, "Data rows per chunk.", lower_bound=1)
 flags.DEFINE_string("baseline", None, "A git revision whose parzen.py is timed too, in alternating runs.")
 flags.DEFINE_string("output", harness.results_file("results.json"), "Where to write the results.")
 flags.register_validator("repeats", lambda v: v >= 1, "--repeats must be >= 1.")

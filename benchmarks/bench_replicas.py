@@ -19,9 +19,10 @@ from absl import app, flags  # noqa: E402
 from benchmarks import harness  # noqa: E402
 from gan_keras import data as data_lib  # noqa: E402
 from gan_keras.training import TrainConfig, build_gan  # noqa: E402
+from gan_keras.utils import cli  # noqa: E402
 
-flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 3, "Timed epochs per case.")
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.", lower_bound=1)
+flags.DEFINE_integer("repeats", 3, "Timed epochs per case.", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("results.json"), "Results file (section 'replicas').")
 FLAGS = flags.FLAGS
 
@@ -49,4 +50,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("bench_replicas.py"))

@@ -27,9 +27,9 @@ from gan_keras.utils.cli import flags_parser
 
 flags.DEFINE_string("saved_model", None, "An exported version dir (default: export the paper's generator).")
 flags.DEFINE_list("batch_sizes", ["1", "100", "10000"], "Batch sizes to measure.")
-flags.DEFINE_integer("warmup", 3, "Untimed calls per batch size.")
-flags.DEFINE_integer("repeats", 7, "Timed repeats per batch size.")
-flags.DEFINE_integer("images_per_repeat", 2_000, "About this many images per repeat (at least one call).")
+flags.DEFINE_integer("warmup", 3, "Untimed calls per batch size.", lower_bound=0)
+flags.DEFINE_integer("repeats", 7, "Timed repeats per batch size.", lower_bound=1)
+flags.DEFINE_integer("images_per_repeat", 2_000, "About this many images per repeat (at least one call).", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("results.json"), "Results file (section 'serving').")
 
 FLAGS = flags.FLAGS

@@ -12,6 +12,7 @@ from absl import app, flags
 from benchmarks import harness
 from gan_keras import data as data_lib
 from gan_keras.training import TrainConfig, build_gan
+from gan_keras.utils import cli
 
 CASES = {
     "paper": dict(),
@@ -27,8 +28,8 @@ CASES = {
 }
 
 flags.DEFINE_list("cases", list(CASES), f"Cases to run, of: {', '.join(CASES)}.")
-flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 3, "Timed epochs per case.")
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.", lower_bound=1)
+flags.DEFINE_integer("repeats", 3, "Timed epochs per case.", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("results.json"), "Results file (section 'train').")
 FLAGS = flags.FLAGS
 
@@ -60,4 +61,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("bench_train.py"))

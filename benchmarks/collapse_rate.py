@@ -32,7 +32,7 @@ MIN_CLASSES = 9
 flags.DEFINE_string("out_dir", None, "Where the runs go.")
 flags.DEFINE_enum("preset", "default", list(PRESETS), "The preset trained.")
 flags.DEFINE_list("seeds", [str(s) for s in range(10)], "Seeds, one run each.")
-flags.DEFINE_integer("epochs", 30, "Epochs per run.")
+flags.DEFINE_integer("epochs", 30, "Epochs per run.", lower_bound=1)
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. d_dropout=False,update=alternating.")
 flags.DEFINE_string("results", harness.results_file("collapse_rate.json"), "Results file.")
 flags.DEFINE_bool("report", False, "Only print the Markdown table of the results file (for docs/reliability.md).")

@@ -27,8 +27,8 @@ from gan_keras.utils import cli
 
 flags.DEFINE_string("out_dir", None, "Where the run goes.")
 flags.DEFINE_integer("seed", 0, "--seed of the run.")
-flags.DEFINE_integer("epochs", 10, "Epochs.")
-flags.DEFINE_integer("every", 25, "Steps between probes.")
+flags.DEFINE_integer("epochs", 10, "Epochs.", lower_bound=1)
+flags.DEFINE_integer("every", 25, "Steps between probes.", lower_bound=1)
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. batch_size=50.")
 flags.DEFINE_string("name", None, "Name of the trace in the results (default: from seed and --set).")
 flags.DEFINE_string("results", harness.results_file("collapse_trace.json"), "Results file.")

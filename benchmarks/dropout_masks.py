@@ -39,8 +39,9 @@ from absl import app, flags
 
 from benchmarks import harness
 from benchmarks.philox import philox_uniform
+from gan_keras.utils import cli
 
-flags.DEFINE_integer("repeats", 5, "Timed runs of 200 masks per method and shape.")
+flags.DEFINE_integer("repeats", 5, "Timed runs of 200 masks per method and shape.", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("dropout_masks.json"), "Results file.")
 FLAGS = flags.FLAGS
 
@@ -121,4 +122,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("dropout_masks.py"))

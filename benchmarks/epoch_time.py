@@ -24,6 +24,7 @@ from absl import app, flags
 
 from benchmarks import harness
 from benchmarks.time_to_quality_report import EPOCH_TIME, minutes_at
+from gan_keras.utils import cli
 
 PROGRAM = "epoch_time.py"
 
@@ -55,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser(PROGRAM))

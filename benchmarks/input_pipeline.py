@@ -25,10 +25,11 @@ import sys
 from absl import app, flags
 
 from benchmarks import harness
+from gan_keras.utils import cli
 
 flags.DEFINE_string("work_dir", None, "Where the image folders go (kept, and reused by a later run).")
 flags.DEFINE_list("sizes", ["20000", "200000"], "Images per folder.")
-flags.DEFINE_integer("batch_size", 128, "Images per batch read.")
+flags.DEFINE_integer("batch_size", 128, "Images per batch read.", lower_bound=1)
 flags.DEFINE_float("seconds", 20.0, "Seconds of reading measured per folder.")
 flags.DEFINE_string("results", harness.results_file("input_pipeline.json"), "Results file.")
 flags.DEFINE_string("_measure", None, "(internal) measure this folder in this process and print JSON.")
@@ -107,4 +108,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("input_pipeline.py"))

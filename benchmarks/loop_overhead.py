@@ -28,13 +28,14 @@ import time
 from absl import app, flags
 
 from benchmarks import harness
+from gan_keras.utils import cli
 
 PROGRAM = "loop_overhead.py"
 
 flags.DEFINE_list("presets", ["paper", "default"], "train.py presets to time.")
-flags.DEFINE_integer("rounds", 3, "Rounds, each timing train.py, then the bare fit, for every preset.")
+flags.DEFINE_integer("rounds", 3, "Rounds, each timing train.py, then the bare fit, for every preset.", lower_bound=1)
 flags.DEFINE_integer("epochs", 3, "Epochs per side per round (>= 2: the first includes start-up and tracing).")
-flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch on both sides (default: the preset's epoch).")
+flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch on both sides (default: the preset's epoch).", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("loop_overhead.json"), "Results file.")
 flags.DEFINE_string("worker", None, "Internal: time this preset's bare fit in this process and print JSON.")
 FLAGS = flags.FLAGS
@@ -102,4 +103,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser(PROGRAM))

@@ -43,9 +43,10 @@ from benchmarks import harness
 from gan_keras import data as data_lib
 from gan_keras.nets.layers import Maxout, max_over_pieces
 from gan_keras.training import TrainConfig, build_gan
+from gan_keras.utils import cli
 
-flags.DEFINE_integer("steps", 300, "Alternating steps trained with each variant.")
-flags.DEFINE_integer("repeats", 5, "Timed runs of 200 forward-and-gradient calls.")
+flags.DEFINE_integer("steps", 300, "Alternating steps trained with each variant.", lower_bound=1)
+flags.DEFINE_integer("repeats", 5, "Timed runs of 200 forward-and-gradient calls.", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("maxout_variants.json"), "Results file.")
 FLAGS = flags.FLAGS
 
@@ -168,4 +169,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("maxout_variants.py"))

@@ -35,7 +35,7 @@ VARIANTS = {
 }
 
 flags.DEFINE_string("out_dir", None, "Where the runs go (one model dir per variant).")
-flags.DEFINE_integer("epochs", 15, "Epochs per run.")
+flags.DEFINE_integer("epochs", 15, "Epochs per run.", lower_bound=1)
 flags.DEFINE_list("variants", list(VARIANTS), f"Variants to run, of: {', '.join(VARIANTS)}.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: $TFDS_DATA_DIR).")
 flags.DEFINE_string("results", harness.results_file("parzen_ablation.json"), "Results file.")

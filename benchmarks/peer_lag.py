@@ -35,7 +35,7 @@ from gan_keras.utils import cli
 
 flags.DEFINE_string("out_dir", None, "Where the runs go.")
 flags.DEFINE_list("seeds", [str(s) for s in range(10)], "Seeds, one run per side each.")
-flags.DEFINE_integer("epochs", 10, "Epochs per run; both sides are scored after the last.")
+flags.DEFINE_integer("epochs", 10, "Epochs per run; both sides are scored after the last.", lower_bound=1)
 flags.DEFINE_list("cores", ["0", "1"], "The core of gan_keras's runs and the core of the peer's.")
 flags.DEFINE_string("peer_python", None, "Python of a venv with torch (default: made by harness.peer_python).")
 flags.DEFINE_string("results", harness.results_file("peer_lag.json"), "Results file.")

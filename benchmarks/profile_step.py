@@ -44,7 +44,7 @@ from gan_keras.utils import cli
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides, e.g. steps_per_execution=10.")
-flags.DEFINE_integer("steps", 100, "Profiled steps.")
+flags.DEFINE_integer("steps", 100, "Profiled steps.", lower_bound=1)
 flags.DEFINE_string("trace_dir", None, "Where the traces go (default: a new temporary directory).")
 flags.DEFINE_string("output", harness.results_file("profile_step.json"), "Results file.")
 FLAGS = flags.FLAGS

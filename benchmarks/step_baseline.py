@@ -36,9 +36,9 @@ from benchmarks import harness
 
 flags.DEFINE_string("baseline", None, "The git revision to compare with (e.g. HEAD~1, a commit).")
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
-flags.DEFINE_integer("rounds", 3, "Rounds, each timing this checkout then the baseline.")
-flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 3, "Timed epochs per side per round.")
+flags.DEFINE_integer("rounds", 3, "Rounds, each timing this checkout then the baseline.", lower_bound=1)
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.", lower_bound=1)
+flags.DEFINE_integer("repeats", 3, "Timed epochs per side per round.", lower_bound=1)
 flags.DEFINE_list("env", [], "NAME=VALUE environment variables for this checkout's processes (unset for the revision's).")
 flags.DEFINE_list("set", [], "TrainConfig overrides for this checkout's side, e.g. steps_per_execution=50.")
 flags.DEFINE_string("output", harness.results_file("step_baseline.json"), "Results file.")

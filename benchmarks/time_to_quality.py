@@ -49,7 +49,7 @@ flags.DEFINE_string("results", TIME_TO_QUALITY, "Results file.")
 flags.DEFINE_float("budget_minutes", 120.0, "The training budget of the --pretrained generator.")
 flags.DEFINE_string("pretrained", None, "Write the budget's generator, config and scores here.")
 flags.DEFINE_string("log", None, "The run's console log (train.py --verbose=2), copied to --pretrained as training.log.")
-flags.DEFINE_integer("cores", None, "CPU cores the run trained on (default: those this process may use).")
+flags.DEFINE_integer("cores", None, "CPU cores the run trained on (default: those this process may use).", lower_bound=1)
 flags.DEFINE_bool("report", False, "Only print the Markdown tables of the results file.")
 FLAGS = flags.FLAGS
 

@@ -34,9 +34,9 @@ from gan_keras.utils import cli
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides for gan_keras's side, e.g. steps_per_execution=10.")
-flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.")
-flags.DEFINE_integer("rounds", 3, "Rounds, each timing gan_keras then the peer.")
+flags.DEFINE_integer("steps", 200, "Steps per timed epoch.", lower_bound=1)
+flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.", lower_bound=1)
+flags.DEFINE_integer("rounds", 3, "Rounds, each timing gan_keras then the peer.", lower_bound=1)
 flags.DEFINE_string("peer_python", None, "Python of a venv with torch (default: made by harness.peer_python).")
 flags.DEFINE_string("output", harness.results_file("torch_ratio.json"), "Results file.")
 FLAGS = flags.FLAGS

@@ -22,12 +22,13 @@ from benchmarks import harness
 from benchmarks.matmul_floor import step_and_floor
 from gan_keras import data as data_lib
 from gan_keras.training import TrainConfig
+from gan_keras.utils import cli
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("set", [], "TrainConfig overrides for both sides, e.g. d_dropout=False.")
-flags.DEFINE_integer("steps", 100, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.")
-flags.DEFINE_integer("rounds", 3, "Rounds, each timing every side once.")
+flags.DEFINE_integer("steps", 100, "Steps per timed epoch.", lower_bound=1)
+flags.DEFINE_integer("repeats", 2, "Timed epochs per side per round.", lower_bound=1)
+flags.DEFINE_integer("rounds", 3, "Rounds, each timing every side once.", lower_bound=1)
 flags.DEFINE_string("output", harness.results_file("xla_cpu.json"), "Results file.")
 FLAGS = flags.FLAGS
 
@@ -107,4 +108,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("xla_cpu.py"))
