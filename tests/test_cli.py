@@ -17,6 +17,7 @@ def test_each_program_refuses_a_bad_setting_with_one_line(tmp_path):
     rows = {
         "train.py": [
             (["--k=0"], "train.py: error: --k must be >= 1; got 0."),
+            (["--learning_rate=nan"], "train.py: error: --learning_rate must be a finite number; got nan."),
             (["--epochs=2", "extra"], "train.py: error: unexpected arguments ['extra']; settings are --flags."),
         ],
         "export.py": [

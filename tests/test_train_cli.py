@@ -4,6 +4,7 @@ Every command line of this file runs in one fresh Python (`cli_runner`:
 train.py's own flag parser and `main`, flags reset between command lines).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -124,6 +125,17 @@ def test_bad_settings_name_the_flag_and_the_accepted_values(tfds_dir, settings, 
     with pytest.raises(ConfigError) as error:
         TrainConfig(data_dir=tfds_dir, **settings).validate()
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_every_float_setting_must_be_finite(value):
+    # NaN passes every `<` check (a NaN learning rate trained to NaN), and inf is no rate or period.
+    names = [f.name for f in dataclasses.fields(TrainConfig) if isinstance(f.default, float)]
+    assert "learning_rate" in names and "checkpoint_every_minutes" in names
+    for name in names:
+        with pytest.raises(ConfigError) as error:
+            TrainConfig(**{name: value}).validate()
+        assert str(error.value) == f"--{name} must be a finite number; got {value}."
 
 
 @pytest.mark.multiprocess

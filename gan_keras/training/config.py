@@ -168,6 +168,10 @@ class TrainConfig:
                     f"--{name}={getattr(self, name)!r} is not valid; accepted: "
                     f"{', '.join(accepted)}."
                 )
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"--{field.name} must be a finite number; got {value}.")
         if self.steps_per_execution < 0:
             raise ConfigError(
                 f"--steps_per_execution must be >= 0 (0: automatic, up to {AUTO_STEPS_PER_EXECUTION}); "
