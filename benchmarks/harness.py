@@ -233,7 +233,7 @@ def set_overrides(program, items, preset="paper", rules=(None,), owned=None):
 
     Example:
 
-    >>> set_overrides("bench.py", ["d_dropout=False"], rules=["alternating"])
+    >>> set_overrides("bench.py", ["d_dropout=False"], rules=["alternating"])  # doctest: +SKIP
     {'d_dropout': False}
     """
     from gan_keras.training import TrainConfig

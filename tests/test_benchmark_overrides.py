@@ -14,7 +14,7 @@ def error(items, **kwargs):
     return str(exit_.value)
 
 
-def test_overrides_are_typed_by_the_config_fields():
+def test_overrides_are_typed_by_the_config_fields(tfds_dir):  # a valid config is checked down to its dataset
     assert harness.set_overrides("bench.py", ["d_dropout=False", "k=2", "learning_rate=0.05", "update=alternating"]) == {
         "d_dropout": False, "k": 2, "learning_rate": 0.05, "update": "alternating"}
 
