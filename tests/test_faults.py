@@ -168,6 +168,29 @@ def test_a_broken_state_file_does_not_start_the_run_again(tfds_dir, trained_run,
     assert int(gan.g_optimizer.iterations.numpy()) == 60  # resumed at 40, not restarted at 0
 
 
+@pytest.mark.slow
+def test_a_run_whose_config_was_moved_away_resumes_with_the_flags_given(tfds_dir, trained_run, tmp_path):
+    # What the error for a bad config.json advises; the run's other files do not make it a foreign dir.
+    model_dir = copy_run(trained_run, tmp_path / "run")
+    os.rename(os.path.join(model_dir, "config.json"), tmp_path / "config.json")
+    assert {"checkpoints", "generator.keras", "logs"} <= set(os.listdir(model_dir))
+    config = TrainConfig(model_dir=model_dir, data_dir=tfds_dir, epochs=3, steps_per_epoch=20, verbose=0)
+    gan = run(config)
+    assert int(gan.g_optimizer.iterations.numpy()) == 60  # resumed at 40
+
+
+def test_an_export_dir_is_refused_and_left_as_it_was(tfds_dir, tmp_path):
+    # A dir with a generator.keras but no run: the run's would be written over it.
+    export_dir = tmp_path / "export"
+    (export_dir / "1").mkdir(parents=True)
+    (export_dir / "generator.keras").write_bytes(b"the exported generator")
+    config = TrainConfig(model_dir=str(export_dir), data_dir=tfds_dir, epochs=1, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ConfigError, match=r"holds generator\.keras but no run \(no config\.json or checkpoints/\)"):
+        run(config)
+    assert sorted(os.listdir(export_dir)) == ["1", "generator.keras"]
+    assert (export_dir / "generator.keras").read_bytes() == b"the exported generator"
+
+
 @pytest.mark.multiprocess
 @pytest.mark.slow
 def test_full_disk_keeps_the_last_checkpoint_and_says_so(tfds_dir, trained_run, tmp_path):

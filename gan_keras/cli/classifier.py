@@ -1,6 +1,7 @@
 """`gan-keras-classifier --output=gan_keras/assets/mnist_classifier.keras`: trains the shipped MNIST classifier."""
 
 import json
+import math
 import os
 import time
 
@@ -28,6 +29,7 @@ def define_flags():
     flags.DEFINE_integer("seed", 0, "Seed of the initialisation, dropout and shuffling.")
     flags.register_validator("epochs", lambda v: v >= 1, "--epochs must be >= 1.")
     flags.register_validator("batch_size", lambda v: v >= 1, "--batch_size must be >= 1.")
+    flags.register_validator("learning_rate", math.isfinite, "--learning_rate must be a finite number > 0.")
     flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be > 0.")
     flags.register_validator(
         "output", lambda v: bool(v) and v.endswith(".keras"), "--output must be a path ending in .keras."
@@ -39,9 +41,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    output_dir = os.path.dirname(os.path.abspath(FLAGS.output))
-    if not os.path.isdir(output_dir):
-        cli.fail(PROGRAM, f"--output={FLAGS.output}: directory {output_dir} does not exist.")
+    cli.check_output_file(PROGRAM, "--output", FLAGS.output)
     try:
         test_images, test_labels = data_lib.load_labelled_images("mnist", "test", FLAGS.data_dir)
         start = time.perf_counter()

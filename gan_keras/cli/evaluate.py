@@ -23,6 +23,7 @@ During training, `ParzenCallback` and `ClassifierMetricsCallback` add their
 estimates to the epoch logs.
 """
 
+import math
 import os
 
 from absl import app, flags
@@ -122,7 +123,11 @@ def define_flags():
     flags.DEFINE_string(
         "generator", None, "Instead of --model_dir: a generator .keras file, e.g. pretrained/mnist/generator.keras."
     )
-    flags.DEFINE_string("checkpoint", None, "Checkpoint to evaluate (default: the newest).")
+    flags.DEFINE_string(
+        "checkpoint",
+        None,
+        "With --model_dir: the checkpoint to evaluate, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).",
+    )
     flags.DEFINE_string("data_dir", None, "TFDS data dir (default: the run's, then $TFDS_DATA_DIR).")
     flags.DEFINE_integer("num_samples", parzen.NUM_SAMPLES, "Generator samples used as kernel centres.")
     flags.DEFINE_float("sigma", None, "Fixed kernel width (default: chosen on validation data).")
@@ -168,13 +173,19 @@ def define_flags():
         lambda values: (values["model_dir"] is None) != (values["generator"] is None),
         "pass exactly one of --model_dir (a training run's directory) or --generator (a generator .keras file).",
     )
+    flags.register_multi_flags_validator(
+        ["checkpoint", "generator"],
+        lambda values: values["checkpoint"] is None or values["generator"] is None,
+        "--checkpoint applies to --model_dir, not to --generator (a .keras file holds one set of weights).",
+    )
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
     flags.register_validator("num_valid", lambda v: v >= 1, "--num_valid must be >= 1.")
     flags.register_validator("num_test", lambda v: v is None or v >= 1, "--num_test must be >= 1.")
     flags.register_validator("batch_size", lambda v: v >= 1, "--batch_size must be >= 1.")
+    flags.register_validator("sigma", lambda v: v is None or math.isfinite(v), "--sigma must be a finite number > 0.")
     flags.register_validator("sigma", lambda v: v is None or v > 0, "--sigma must be > 0.")
     flags.register_validator(
-        "sigmas", lambda v: _all_positive_floats(v), "--sigmas must be a list of numbers > 0."
+        "sigmas", lambda v: _all_positive_floats(v), "--sigmas must be a list of finite numbers > 0."
     )
     flags.register_validator(
         "seed", lambda v: len(v) == 2 and all(s.lstrip("-").isdigit() for s in v),
@@ -187,7 +198,7 @@ FLAGS = flags.FLAGS
 
 def _all_positive_floats(values):
     try:
-        return len(values) > 0 and all(float(v) > 0 for v in values)
+        return len(values) > 0 and all(0 < float(v) < math.inf for v in values)
     except ValueError:
         return False
 
@@ -201,6 +212,8 @@ def _classifier_metrics_setting():
 
 def main(argv):
     del argv
+    if FLAGS.output is not None:
+        cli.check_output_file(PROGRAM, "--output", FLAGS.output)
     try:
         inception_model = (
             inception.load_inception(FLAGS.inception_weights, "--inception_weights")

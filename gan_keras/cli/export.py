@@ -35,7 +35,11 @@ def define_flags():
         "pass exactly one of --model_dir (a train.py run) or --generator (a generator .keras file).",
     )
     flags.DEFINE_string("export_dir", None, "Base dir of the exported versions (TF Serving's model dir).", required=True)
-    flags.DEFINE_string("checkpoint", None, "A checkpoint path, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).")
+    flags.DEFINE_string(
+        "checkpoint",
+        None,
+        "With --model_dir: the checkpoint to export, e.g. runs/mnist/checkpoints/ckpt-10 (default: the newest).",
+    )
     flags.DEFINE_integer("version", None, "Version to write (default: the next integer after the existing ones).")
     flags.DEFINE_integer("max_samples", DEFAULT_MAX_SAMPLES, "Most images one sample/interpolate request may ask for.")
     flags.DEFINE_bool("ema", True, "Export the averaged generator when the run kept one (train.py --ema_decay); --noema: the trained weights.")

@@ -217,10 +217,14 @@ class TrainingData:
     k: int = 1
     labels: np.ndarray = None
 
+    def __len__(self):
+        """Examples in one pass over the data."""
+        return len(self.images)
+
     @property
     def steps_per_epoch(self):
         """GAN steps in one pass over the data."""
-        return len(self.images) // (self.k * self.batch_size)
+        return len(self) // (self.k * self.batch_size)
 
     @property
     def image_shape(self):

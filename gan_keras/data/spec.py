@@ -143,7 +143,7 @@ def _describe(name, data_dir):
         return DatasetSpec(name, shape, source.NUM_CLASSES, roles, "synthetic", data_dir)
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
+    except ValueError:  # DatasetNotFoundError, or a name TFDS cannot parse ("", "mnist/")
         raise ValueError(
             f"dataset {name!r} is not a TFDS dataset; accepted: a TFDS image dataset "
             "(e.g. mnist, fashion_mnist, cifar10; see tfds.list_builders())."

@@ -52,10 +52,14 @@ class StreamingData:
     k: int = 1
     labels: bool = False
 
+    def __len__(self):
+        """Examples in one pass over the data."""
+        return len(self.index)
+
     @property
     def steps_per_epoch(self):
         """GAN steps in one pass over the data."""
-        return len(self.index) // (self.k * self.batch_size)
+        return len(self) // (self.k * self.batch_size)
 
     @property
     def image_shape(self):

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 __all__ = [
     "DEFAULT_MAX_SAMPLES",
+    "MAX_SAMPLES_LIMIT",
     "ExportError",
     "export_saved_model",
     "serving_functions",
@@ -34,6 +35,8 @@ __all__ = [
 # Requests for more images than this are refused (a server would otherwise
 # try to allocate whatever a client asks for).
 DEFAULT_MAX_SAMPLES = 10_000
+# The largest max_samples: requests count images in int32.
+MAX_SAMPLES_LIMIT = 2**31 - 1
 
 
 

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 
 from gan_keras.nets.precision import float32_copy
-from gan_keras.serving.saved_model import DEFAULT_MAX_SAMPLES, ExportError, export_saved_model
+from gan_keras.serving.saved_model import DEFAULT_MAX_SAMPLES, MAX_SAMPLES_LIMIT, ExportError, export_saved_model
 from gan_keras.serving.warmup import write_warmup_requests
 from gan_keras.training import restoring, save_generator
 from gan_keras.training.restoring import GENERATOR_FILE
@@ -108,8 +108,12 @@ def export_from_model_dir(
     >>> export_from_model_dir(None, "/tmp/models/gan", generator="pretrained/mnist/generator.keras")  # doctest: +SKIP
     '/tmp/models/gan/2'
     """
-    if max_samples < 1:
-        raise ExportError(f"--max_samples must be >= 1; got {max_samples}.")
+    if not 1 <= max_samples <= MAX_SAMPLES_LIMIT:
+        raise ExportError(
+            f"--max_samples must be in [1, {MAX_SAMPLES_LIMIT}] (requests count images in int32); got {max_samples}."
+        )
+    if generator is not None and checkpoint is not None:
+        raise ExportError("--checkpoint applies to --model_dir, not to --generator (a .keras file holds one set of weights).")
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise ExportError(f"--export_dir={export_dir} is a file; pass a directory (new, or holding versions).")
     version = resolve_version(export_dir, version)

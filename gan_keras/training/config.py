@@ -55,6 +55,12 @@ class ConfigError(ValueError):
     """A bad setting; the message names the flag and the accepted values."""
 
 
+def dataset_error(error):
+    """The `ConfigError` of a dataset that cannot be used: `error`'s first line, naming `--dataset` if it does not."""
+    line = first_line(error, limit=None)  # a path in it is kept whole
+    return ConfigError(line if line.startswith("--") else f"--dataset: {line}")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Settings of a training run: the paper's MNIST configuration, made robust.
@@ -172,6 +178,8 @@ class TrainConfig:
             value = getattr(self, field.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"--{field.name} must be a finite number; got {value}.")
+        if not self.model_dir:
+            raise ConfigError("--model_dir must name a directory (e.g. runs/mnist); got ''.")
         if self.steps_per_execution < 0:
             raise ConfigError(
                 f"--steps_per_execution must be >= 0 (0: automatic, up to {AUTO_STEPS_PER_EXECUTION}); "
@@ -182,6 +190,7 @@ class TrainConfig:
             "batch_size",
             "k",
             "epochs",
+            "momentum_saturate_epoch",
             "log_every_steps",
             "parzen_samples",
             "classifier_metrics_samples",
@@ -234,8 +243,13 @@ class TrainConfig:
             raise ConfigError(
                 f"--parzen_every_epochs must be >= 0 (0: off); got {self.parzen_every_epochs}."
             )
-        if self.learning_rate <= 0 or self.min_learning_rate < 0:
-            raise ConfigError("--learning_rate must be > 0 and --min_learning_rate >= 0.")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"--learning_rate must be > 0; got {self.learning_rate}.")
+        if not 0 <= self.min_learning_rate <= self.learning_rate:
+            raise ConfigError(
+                f"--min_learning_rate must be in [0, --learning_rate={self.learning_rate}] (the floor of the "
+                f"decayed rate); got {self.min_learning_rate}."
+            )
         if self.lr_decay < 1:
             raise ConfigError(f"--lr_decay must be >= 1 (the lr is divided by it); got {self.lr_decay}.")
         if not 0 <= self.ema_decay < 1:
@@ -270,7 +284,7 @@ class TrainConfig:
         try:
             spec = self.dataset_spec()
         except ValueError as e:
-            raise ConfigError(str(e) if str(e).startswith("--") else f"--dataset: {e}") from None
+            raise dataset_error(e) from None
         if (self.dataset == ring.NAME) != (self.arch == "points"):
             raise ConfigError(
                 f"--dataset={self.dataset} with --arch={self.arch}: --arch=points is for the "

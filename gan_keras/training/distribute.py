@@ -9,6 +9,8 @@ import os
 
 import tensorflow as tf
 
+from gan_keras.utils.cli import first_line
+
 __all__ = [
     "STRATEGIES",
     "is_chief",
@@ -28,6 +30,9 @@ def make_strategy(name="default", tpu=None):
       environment variable (`{"cluster": {"worker": [...]}, "task": {...}}`).
     - `tpu`: a Cloud TPU at address `tpu` ("" or "local" for a TPU VM).
 
+    Raises:
+        ValueError: one line, if `tpu` names no TPU this process can reach.
+
     Example:
 
     >>> strategy = make_strategy("mirrored")  # doctest: +SKIP
@@ -41,9 +46,12 @@ def make_strategy(name="default", tpu=None):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as e:
+            raise ValueError(f"--strategy=tpu found no TPU at --tpu={tpu or ''!r}: {first_line(e)}") from None
         return tf.distribute.TPUStrategy(resolver)
     return tf.distribute.get_strategy()
 

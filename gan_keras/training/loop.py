@@ -22,7 +22,15 @@ from gan_keras.nets import streams
 from gan_keras.training import distribute, monitoring
 from gan_keras.training.build import build_gan, save_generator, write_sample_grid
 from gan_keras.training.checkpointing import CheckpointEveryEpoch, GANCheckpoint, checkpoint_epoch, checkpoint_paths
-from gan_keras.training.config import CHECKPOINT_SUBDIR, ConfigError, check_compatible, load_config, save_config
+from gan_keras.training.config import (
+    CHECKPOINT_SUBDIR,
+    CONFIG_FILE,
+    ConfigError,
+    check_compatible,
+    dataset_error,
+    load_config,
+    save_config,
+)
 from gan_keras.training.divergence import (
     CollapseError,
     CollapseGuard,
@@ -144,17 +152,42 @@ def _training_data(config):
         else:
             images, labels = data_lib.load_images(config.dataset, "train", config.data_dir), None
     except ValueError as e:
-        raise ConfigError(str(e) if str(e).startswith("--") else f"--dataset: {e}") from None
+        raise dataset_error(e) from None
     return data_lib.TrainingData(images, batch_size=config.batch_size, k=config.k, labels=labels)
 
 
-def _check_steps_per_execution(config, data):
-    """A set `--steps_per_execution` must divide the epoch, or `fit` would run past its end."""
+def _check_epoch(config, data):
+    """The data must fill a step, and a set `--steps_per_execution` must divide the epoch (or `fit` runs past it)."""
+    if not data.steps_per_epoch:
+        per_step = f"--batch_size={config.batch_size}" + (f" x --k={config.k}" if config.k > 1 else "")
+        raise ConfigError(
+            f"{per_step} takes {config.batch_size * config.k} images a step, but --dataset={config.dataset} has "
+            f"{len(data)} training images; use a --batch_size of at most {len(data) // config.k}."
+        )
     steps = config.steps_per_epoch or data.steps_per_epoch
     if config.steps_per_execution and steps % config.steps_per_execution:
         raise ConfigError(
             f"--steps_per_execution={config.steps_per_execution} must divide the {steps} steps of an epoch "
             f"(--dataset={config.dataset} at --batch_size={config.batch_size}); use a divisor, or 0 (automatic)."
+        )
+
+
+# What a trained run writes in its model dir, over any file of the same name.
+_ARTIFACTS = {"generator.keras": save_generator, "samples.png": write_sample_grid}
+
+
+def _check_writes_over_nothing(model_dir):
+    """A model dir without a run's config must not hold the files a run writes when done (an export dir does).
+
+    A run's dir whose config was moved away holds `checkpoints/` and resumes
+    from them, with the flags given.
+    """
+    names = set(os.listdir(model_dir)) if os.path.isdir(model_dir) else set()
+    mine = sorted(names & set(_ARTIFACTS))
+    if mine and CHECKPOINT_SUBDIR not in names:
+        raise ConfigError(
+            f"--model_dir={model_dir} holds {' and '.join(mine)} but no run (no {CONFIG_FILE} or "
+            f"{CHECKPOINT_SUBDIR}/), and training would write over it; use a new dir, or a run's --model_dir."
         )
 
 
@@ -167,6 +200,8 @@ def _open_model_dir(config, chief, out_dir, held):
         ConfigError: one line if the dir cannot be created or another writer holds it.
     """
     new_dirs = _missing_dirs(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ConfigError(f"--model_dir={config.model_dir} is a file, not a directory.")
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -292,12 +327,17 @@ def run(config, callbacks=()):
     """
     config.validate()
     saved = load_config(config.model_dir)
+    if saved is None:
+        _check_writes_over_nothing(config.model_dir)
     check_compatible(config, saved)
     layout = config.rng_streams or (saved.rng_streams if saved else streams.LATEST_LAYOUT)
     config = dataclasses.replace(config, rng_streams=layout)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = distribute.make_strategy(config.strategy, config.tpu)
+    try:
+        strategy = distribute.make_strategy(config.strategy, config.tpu)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     _check_replicas(config, strategy)
     chief = distribute.is_chief(strategy)
     out_dir = config.model_dir if chief else distribute.worker_dir(config.model_dir, strategy)
@@ -307,7 +347,7 @@ def run(config, callbacks=()):
         new_dirs = _open_model_dir(config, chief, out_dir, held)
         try:
             data = _training_data(config)
-            _check_steps_per_execution(config, data)
+            _check_epoch(config, data)
         except ConfigError:
             # Bad input writes nothing: the dirs this run made go, while it still holds the lock.
             _remove_new_dirs(new_dirs)
@@ -363,6 +403,6 @@ def _train(config, data, strategy, out_dir, signals, callbacks, chief):
 def _save_artifacts(gan, model_dir, checkpoint):
     """Writes the trained run's `generator.keras` and `samples.png`; a full disk is one `StorageError` line."""
     kept = f"the last good checkpoint is {checkpoint.latest or 'none (none was saved)'}"
-    for name, write in (("generator.keras", save_generator), ("samples.png", write_sample_grid)):
+    for name, write in _ARTIFACTS.items():
         with storage.writing(os.path.join(model_dir, name), kept):
             write(gan.inference_generator, os.path.join(model_dir, name))

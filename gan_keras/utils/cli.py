@@ -1,10 +1,12 @@
 """What the command-line entry points share: flag parsing and quiet logs."""
 
+import os
 import sys
 
 from absl import flags, logging
 
 __all__ = [
+    "check_output_file",
     "fail",
     "first_line",
     "flags_parser",
@@ -34,7 +36,7 @@ def flags_parser(program):
 
 
 def first_line(error, limit=200):
-    """The first line of an error's message, cut to `limit` characters.
+    """The first line of an error's message, cut to `limit` characters (None: not cut).
 
     Example:
 
@@ -43,9 +45,26 @@ def first_line(error, limit=200):
     """
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
 
 
 def fail(program, error):
     """Exits with `program: error: <message>` on one line."""
     sys.exit(f"{program}: error: {error}")
+
+
+def check_output_file(program, flag, path):
+    """Exits with one line naming `flag` unless `path` can be written as a file (in a directory that exists).
+
+    Example:
+
+    >>> check_output_file("classifier", "--output", "/")
+    Traceback (most recent call last):
+    SystemExit: classifier: error: --output=/ is a directory; pass a file path.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        fail(program, f"{flag}={path} is a directory; pass a file path.")
+    if not os.path.isdir(parent):
+        why = f"{parent} is not a directory" if os.path.exists(parent) else f"directory {parent} does not exist"
+        fail(program, f"{flag}={path}: {why}.")
