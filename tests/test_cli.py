@@ -34,7 +34,7 @@ def test_each_program_refuses_a_bad_setting_with_one_line(tmp_path):
             (["--batch_size=0"], "classifier: error: flag --batch_size=0: --batch_size must be >= 1."),
         ],
         "-m gan_keras.cli.theory": [
-            ([f"--out={a_file}/figures"], f"gan-keras-theory: error: [Errno 20] Not a directory: '{a_file}/figures'"),
+            ([f"--out={a_file}/figures"], f"gan-keras-theory: error: --out={a_file}/figures is not a directory: {a_file} is a file."),
         ],
     }
     results = run_commands({program: [args for args, _ in cases] for program, cases in rows.items()})

@@ -42,6 +42,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     cli.check_output_file(PROGRAM, "--output", FLAGS.output)
+    cli.check_input_dir(PROGRAM, "--data_dir", FLAGS.data_dir)
     try:
         test_images, test_labels = data_lib.load_labelled_images("mnist", "test", FLAGS.data_dir)
         start = time.perf_counter()

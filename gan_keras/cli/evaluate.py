@@ -214,6 +214,7 @@ def main(argv):
     del argv
     if FLAGS.output is not None:
         cli.check_output_file(PROGRAM, "--output", FLAGS.output)
+    cli.check_input_dir(PROGRAM, "--data_dir", FLAGS.data_dir)
     try:
         inception_model = (
             inception.load_inception(FLAGS.inception_weights, "--inception_weights")

@@ -5,7 +5,7 @@ from absl import app, flags
 
 from gan_keras.paper.figures import FiguresError, write_figures
 from gan_keras.training import restoring
-from gan_keras.utils.cli import fail, first_line, flags_parser
+from gan_keras.utils.cli import check_input_dir, check_output_dir, fail, first_line, flags_parser
 
 __all__ = [
     "PROGRAM",
@@ -26,6 +26,9 @@ def define_flags():
 def main(argv):
     del argv
     f = flags.FLAGS
+    if f.out is not None:
+        check_output_dir(PROGRAM, "--out", f.out)
+    check_input_dir(PROGRAM, "--data_dir", f.data_dir)
     try:
         paths = write_figures(f.model_dir, f.out, f.data_dir, f.dataset, f.seed)
     except (FiguresError, restoring.RestoreError, OSError, tf.errors.OpError) as e:

@@ -6,7 +6,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from gan_keras.paper.theory import DSTAR_FILE, FIG1_FILE, GRADIENTS_FILE, RESULTS_FILE, TheoryError, run_all
-from gan_keras.utils.cli import fail, first_line, flags_parser
+from gan_keras.utils.cli import check_input_dir, check_output_dir, fail, first_line, flags_parser
 
 __all__ = [
     "PROGRAM",
@@ -26,6 +26,8 @@ def define_flags():
 def main(argv):
     del argv
     f = flags.FLAGS
+    check_output_dir(PROGRAM, "--out", f.out)
+    check_input_dir(PROGRAM, "--data_dir", f.data_dir)
     try:
         os.makedirs(f.out, exist_ok=True)
         run_all(f.out, seed=f.seed, mnist=f.mnist, data_dir=f.data_dir)

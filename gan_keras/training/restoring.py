@@ -103,6 +103,8 @@ def load_generator_file(path, source=None):
     TensorShape([4, 28, 28, 1])
     """
     source = source or f"--generator={path}"
+    if os.path.isdir(path):
+        raise RestoreError(f"{source} is a directory; pass a .keras file (e.g. {os.path.join(path, GENERATOR_FILE)}).")
     if not os.path.isfile(path):
         raise RestoreError(f"{source}: no such file.")
     if not zipfile.is_zipfile(path):  # Keras would say "File not found"

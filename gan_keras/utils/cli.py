@@ -6,6 +6,8 @@ import sys
 from absl import flags, logging
 
 __all__ = [
+    "check_input_dir",
+    "check_output_dir",
     "check_output_file",
     "fail",
     "first_line",
@@ -62,9 +64,36 @@ def check_output_file(program, flag, path):
     Traceback (most recent call last):
     SystemExit: classifier: error: --output=/ is a directory; pass a file path.
     """
+    if not path:
+        fail(program, f"{flag} must name a file; got ''.")
     parent = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         fail(program, f"{flag}={path} is a directory; pass a file path.")
     if not os.path.isdir(parent):
         why = f"{parent} is not a directory" if os.path.exists(parent) else f"directory {parent} does not exist"
         fail(program, f"{flag}={path}: {why}.")
+
+
+def check_output_dir(program, flag, path):
+    """Exits with one line naming `flag` unless `path` is a directory or can be made one.
+
+    Example:
+
+    >>> check_output_dir("figures", "--out", "")
+    Traceback (most recent call last):
+    SystemExit: figures: error: --out must name a directory; got ''.
+    """
+    if not path:
+        fail(program, f"{flag} must name a directory; got ''.")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "" if existing == os.path.abspath(path) else f": {existing} is a file"
+        fail(program, f"{flag}={path} is not a directory{where}.")
+
+
+def check_input_dir(program, flag, path):
+    """Exits with one line naming `flag` if `path` is given but is not a directory (None or '': not given)."""
+    if path and not os.path.isdir(path):
+        fail(program, f"{flag}={path} is not a directory.")
