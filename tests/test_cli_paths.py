@@ -15,7 +15,7 @@ from cli_runner import run_commands
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = os.path.join(REPO, "pretrained", "mnist", "generator.keras")
 CHECKPOINT = "--checkpoint=/nonexistent/ckpt-3"
-CHECKPOINT_ERROR = "--checkpoint applies to --model_dir, not to --generator (a .keras file holds one set of weights)."
+CHECKPOINT_ERROR = "--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights)."
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,9 @@ def refused(tmp_path_factory):
             "output in a file": ([*evaluate, f"--output={a_file}/p.json"],
                                  f"--output={a_file}/p.json: {a_file} is not a directory."),
             "checkpoint with generator": ([*evaluate, CHECKPOINT],
-                                          f"flags checkpoint=/nonexistent/ckpt-3, generator={g}: {CHECKPOINT_ERROR}"),
+                                          f"flags checkpoint=/nonexistent/ckpt-3, ema=True, generator={g}: {CHECKPOINT_ERROR}"),
+            "noema with generator": ([*evaluate, "--noema"],
+                                     f"flags checkpoint=None, ema=False, generator={g}: {CHECKPOINT_ERROR}"),
             "sigma inf": ([*evaluate, "--sigma=inf"], "flag --sigma=inf: --sigma must be a finite number > 0."),
             "sigmas inf": ([*evaluate, "--sigmas=0.1,inf"],
                            "flag --sigmas=['0.1', 'inf']: --sigmas must be a list of finite numbers > 0."),
@@ -55,6 +57,7 @@ def refused(tmp_path_factory):
                                   "--max_samples must be in [1, 2147483647] (requests count images in int32); "
                                   "got 2147483648."),
             "checkpoint with generator": ([f"--generator={g}", f"--export_dir={tmp}/export", CHECKPOINT], CHECKPOINT_ERROR),
+            "noema with generator": ([f"--generator={g}", f"--export_dir={tmp}/export", "--noema"], CHECKPOINT_ERROR),
         },
     }
     prefixes = {"-m gan_keras.cli.classifier": "classifier", "-m gan_keras.evaluate": "evaluate", "export.py": "export.py"}
@@ -101,9 +104,9 @@ def test_max_samples_beyond_int32_is_refused_before_exporting(refused):
 
 
 @pytest.mark.multiprocess
-def test_checkpoint_with_generator_is_refused(refused):
-    check(refused, "export.py", "checkpoint with generator")
-    check(refused, "-m gan_keras.evaluate", "checkpoint with generator")
+def test_checkpoint_or_noema_with_generator_is_refused(refused):
+    check(refused, "export.py", "checkpoint with generator", "noema with generator")
+    check(refused, "-m gan_keras.evaluate", "checkpoint with generator", "noema with generator")
 
 
 @pytest.mark.multiprocess

@@ -25,6 +25,7 @@ estimates to the epoch logs.
 
 import math
 import os
+import re
 
 from absl import app, flags
 
@@ -174,9 +175,9 @@ def define_flags():
         "pass exactly one of --model_dir (a training run's directory) or --generator (a generator .keras file).",
     )
     flags.register_multi_flags_validator(
-        ["checkpoint", "generator"],
-        lambda values: values["checkpoint"] is None or values["generator"] is None,
-        "--checkpoint applies to --model_dir, not to --generator (a .keras file holds one set of weights).",
+        ["checkpoint", "ema", "generator"],
+        lambda values: values["generator"] is None or (values["checkpoint"] is None and values["ema"]),
+        "--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights).",
     )
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
     flags.register_validator("num_valid", lambda v: v >= 1, "--num_valid must be >= 1.")
@@ -188,7 +189,7 @@ def define_flags():
         "sigmas", lambda v: _all_positive_floats(v), "--sigmas must be a list of finite numbers > 0."
     )
     flags.register_validator(
-        "seed", lambda v: len(v) == 2 and all(s.lstrip("-").isdigit() for s in v),
+        "seed", lambda v: len(v) == 2 and all(re.fullmatch(r"-?[0-9]+", s) for s in v),
         "--seed must be two integers, e.g. --seed=2014,0.",
     )
 

@@ -112,8 +112,8 @@ def export_from_model_dir(
         raise ExportError(
             f"--max_samples must be in [1, {MAX_SAMPLES_LIMIT}] (requests count images in int32); got {max_samples}."
         )
-    if generator is not None and checkpoint is not None:
-        raise ExportError("--checkpoint applies to --model_dir, not to --generator (a .keras file holds one set of weights).")
+    if generator is not None and (checkpoint is not None or not ema):
+        raise ExportError("--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights).")
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise ExportError(f"--export_dir={export_dir} is a file; pass a directory (new, or holding versions).")
     version = resolve_version(export_dir, version)

@@ -27,7 +27,7 @@ def flags_parser(program):
         try:
             argv = flags.FLAGS(argv)
         except flags.Error as e:
-            sys.exit(f"{program}: error: {e}")
+            sys.exit(f"{program}: error: {str(e).removeprefix('ERROR:: ')}")  # absl's prefix of a missing --flagfile
         if len(argv) > 1:
             sys.exit(f"{program}: error: unexpected arguments {argv[1:]}; settings are --flags.")
         # TFDS logs every dataset it opens at INFO; keep the console for progress.
