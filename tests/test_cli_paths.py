@@ -84,31 +84,17 @@ def check(refused, program, *names):
 
 
 @pytest.mark.multiprocess
-def test_classifier_refuses_a_non_finite_learning_rate(refused):
-    check(refused, "-m gan_keras.cli.classifier", "learning_rate inf")
-
-
-@pytest.mark.multiprocess
-def test_classifier_checks_output_before_training(refused):
-    check(refused, "-m gan_keras.cli.classifier", "output a dir", "output in a file")
-
-
-@pytest.mark.multiprocess
-def test_evaluate_checks_output_before_evaluating(refused):
-    check(refused, "-m gan_keras.evaluate", "output a dir", "output in a missing dir", "output in a file")
-
-
-@pytest.mark.multiprocess
-def test_max_samples_beyond_int32_is_refused_before_exporting(refused):
-    check(refused, "export.py", "max_samples 2**31")
-
-
-@pytest.mark.multiprocess
-def test_checkpoint_or_noema_with_generator_is_refused(refused):
-    check(refused, "export.py", "checkpoint with generator", "noema with generator")
-    check(refused, "-m gan_keras.evaluate", "checkpoint with generator", "noema with generator")
-
-
-@pytest.mark.multiprocess
-def test_evaluate_refuses_non_finite_sigmas_up_front(refused):
-    check(refused, "-m gan_keras.evaluate", "sigma inf", "sigmas inf")
+@pytest.mark.parametrize(
+    "program, names",
+    [
+        ("-m gan_keras.cli.classifier", ["learning_rate inf"]),  # a non-finite learning rate
+        ("-m gan_keras.cli.classifier", ["output a dir", "output in a file"]),  # --output, before training
+        ("-m gan_keras.evaluate", ["output a dir", "output in a missing dir", "output in a file"]),  # before evaluating
+        ("export.py", ["max_samples 2**31"]),  # beyond int32, before exporting
+        ("export.py", ["checkpoint with generator", "noema with generator"]),
+        ("-m gan_keras.evaluate", ["checkpoint with generator", "noema with generator"]),
+        ("-m gan_keras.evaluate", ["sigma inf", "sigmas inf"]),  # non-finite kernel widths, up front
+    ],
+)
+def test_refused_in_one_line_with_nothing_written(refused, program, names):
+    check(refused, program, *names)
