@@ -1,4 +1,4 @@
-"""What the command-line entry points share: flag parsing and quiet logs."""
+"""What the command-line entry points share: flag parsing, checks of the paths they are given, and quiet logs."""
 
 import os
 import sys
