@@ -1,5 +1,7 @@
 """The Parzen-window estimator against independent formulas, and its protocol."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,19 @@ def test_test_set_as_its_own_centres_gives_the_analytic_value(mnist):
     analytic = -np.log(n) - D * np.log(sigma * np.sqrt(2 * np.pi))
     ll = parzen_log_likelihood(test, test, sigma)
     np.testing.assert_allclose(ll, analytic, atol=1e-6, rtol=0)
+
+
+def test_tiny_sigma_keeps_the_nearest_centre_without_overflow_warnings():
+    # Far centres' terms overflow float32 to -inf (exp gives 0); the nearest one's is exact, so the
+    # estimate is the float64 one, and numpy's overflow warning would be noise to the user.
+    rng = np.random.default_rng(1)
+    centres, data = rng.random((300, 50)), rng.random((40, 50))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = parzen_log_likelihood(centres, data, 1e-30)
+    want = parzen_log_likelihood(centres, data, 1e-30, dtype="float64")
+    assert np.all(np.isfinite(got)) and np.all(got < -1e58)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_sigma_selection_picks_the_argmax():

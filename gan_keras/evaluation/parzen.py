@@ -194,7 +194,8 @@ def _rows_log_sum_exp(gaps, rows_exact, centres, sigmas, dtype):
     scaled = np.empty_like(gaps)
     for s, sigma in enumerate(sigmas):
         inv = 1.0 / (2.0 * sigma * sigma)
-        np.multiply(gaps, -inv, out=scaled)
+        with np.errstate(over="ignore"):  # for a tiny sigma a far centre's term is -inf: exp gives it 0
+            np.multiply(gaps, -inv, out=scaled)
         np.exp(scaled, out=scaled)
         out[s] = np.log(scaled.sum(axis=1).astype(np.float64)) - nearest_dist * inv
     return out
