@@ -58,6 +58,8 @@ def refused(tmp_path_factory):
                                   "got 2147483648."),
             "checkpoint with generator": ([f"--generator={g}", f"--export_dir={tmp}/export", CHECKPOINT], CHECKPOINT_ERROR),
             "noema with generator": ([f"--generator={g}", f"--export_dir={tmp}/export", "--noema"], CHECKPOINT_ERROR),
+            "export_dir empty": ([f"--generator={g}", "--export_dir="],
+                                 "--export_dir must name a directory (e.g. models/gan); got ''."),
         },
     }
     prefixes = {"-m gan_keras.cli.classifier": "classifier", "-m gan_keras.evaluate": "evaluate", "export.py": "export.py"}
@@ -91,6 +93,7 @@ def check(refused, program, *names):
         ("-m gan_keras.cli.classifier", ["output a dir", "output in a file"]),  # --output, before training
         ("-m gan_keras.evaluate", ["output a dir", "output in a missing dir", "output in a file"]),  # before evaluating
         ("export.py", ["max_samples 2**31"]),  # beyond int32, before exporting
+        ("export.py", ["export_dir empty"]),  # it had said "cannot be created: No such file or directory: ."
         ("export.py", ["checkpoint with generator", "noema with generator"]),
         ("-m gan_keras.evaluate", ["checkpoint with generator", "noema with generator"]),
         ("-m gan_keras.evaluate", ["sigma inf", "sigmas inf"]),  # non-finite kernel widths, up front

@@ -15,6 +15,7 @@ from gan_keras.evaluation import parzen
 from gan_keras.evaluation.callbacks import ParzenCallback
 from gan_keras.evaluation.classifier_metrics import classifier_metrics
 from gan_keras.evaluation.parzen import DEFAULT_SIGMAS
+from gan_keras.evaluation.protocol import load_protocol_data
 from gan_keras.training import TrainConfig, build_gan
 from gan_keras.training.restoring import load_generator
 
@@ -53,6 +54,9 @@ def runs(trained_run, tmp_path_factory):
         "older checkpoint": [f"--model_dir={trained_run['model_dir']}", *SIZES, f"--output={tmp / 'ckpt1.json'}",
                              f"--checkpoint={os.path.join(trained_run['model_dir'], 'checkpoints', 'ckpt-1')}"],
     }
+    for split, flag in (("test", "--num_test"), ("validation", "--num_valid")):  # more than MNIST's 10,000
+        commands[f"too many {split}"] = [f"--model_dir={model_dir}", "--num_samples=10", f"{flag}=10001",
+                                         f"--output={tmp / 'too_many.json'}"]
     for i, (flags, names) in enumerate(BAD_FLAGS):
         bad = tmp / f"bad{i}"
         bad.mkdir()
@@ -164,6 +168,29 @@ def test_cli_bad_flags_fail_with_one_line(runs, index):
     assert last.startswith("evaluate: error:") and names in last, result
     assert "\n" not in last
     assert result["traceback"] is None and "Traceback" not in result["stderr"]
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_cli_refuses_more_images_than_the_split_holds(runs):
+    # It had scored all 10,000 and said so only in the result line's count.
+    for split, flag in (("test", "--num_test"), ("validation", "--num_valid")):
+        result = runs[f"too many {split}"]
+        assert (result["status"], result["message"], result["traceback"]) == (
+            1, f"evaluate: error: {flag}=10001: mnist has 10000 {split} images; pass 1 to 10000.", None)
+    assert not (runs["tmp"] / "too_many.json").exists()
+
+
+def test_protocol_data_default_sizes_and_bounds(tfds_dir):
+    test, valid = load_protocol_data("mnist")
+    assert (len(test), len(valid)) == (10000, parzen.NUM_VALID)
+    test, valid = load_protocol_data("mnist", num_valid=10000, num_test=10)
+    assert (len(test), len(valid)) == (10, 10000)
+    for kwargs, message in (({"num_test": 10001}, "--num_test=10001: mnist has 10000 test images; pass 1 to 10000."),
+                            ({"num_valid": 0}, "--num_valid=0: mnist has 10000 validation images; pass 1 to 10000.")):
+        with pytest.raises(ValueError) as error:
+            load_protocol_data("mnist", **kwargs)
+        assert str(error.value) == message
 
 
 def test_callback_logs_every_n_epochs_and_feeds_csv_logger(images, tmp_path):

@@ -70,7 +70,7 @@ def evaluate_model_dir(
     checkpoint=None,
     generator=None,
     data_dir=None,
-    num_valid=parzen.NUM_VALID,
+    num_valid=None,
     num_test=None,
     ema=True,
     **kwargs,
@@ -84,9 +84,11 @@ def evaluate_model_dir(
             `pretrained/mnist/generator.keras`); a `config.json` beside it
             names its dataset (default: mnist).
         data_dir: TFDS data dir (default: the run's, then `$TFDS_DATA_DIR`).
-        num_valid: validation images that choose sigma.
+        num_valid: validation images that choose sigma (default: 1,000,
+            or all if the dataset has fewer).
         num_test: test images scored (default: all); they are also the
-            reference of the Frechet distance.
+            reference of the Frechet distance. Either is refused (a
+            `ValueError`) if the dataset has fewer.
         ema: evaluate the averaged generator if the run kept one
             (`--ema_decay`); False: the trained weights themselves.
         **kwargs: passed to `evaluate_generator` (`classifier_metrics`,
@@ -143,7 +145,9 @@ def define_flags():
         "Evaluate the averaged generator when the run kept one (train.py --ema_decay); "
         "--noema evaluates the trained weights themselves.",
     )
-    flags.DEFINE_integer("num_valid", parzen.NUM_VALID, "Validation images that choose sigma.")
+    flags.DEFINE_integer(
+        "num_valid", None, f"Validation images that choose sigma (default: {parzen.NUM_VALID}, or all if fewer)."
+    )
     flags.DEFINE_integer("num_test", None, "Test images scored (default: all).")
     flags.DEFINE_list("seed", [str(s) for s in parzen.SAMPLE_SEED], "Two ints: the noise seed of the samples.")
     flags.DEFINE_integer("batch_size", 500, "Test images per chunk (memory ~ 2 x batch x samples floats).")
@@ -180,7 +184,7 @@ def define_flags():
         "--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights).",
     )
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
-    flags.register_validator("num_valid", lambda v: v >= 1, "--num_valid must be >= 1.")
+    flags.register_validator("num_valid", lambda v: v is None or v >= 1, "--num_valid must be >= 1.")
     flags.register_validator("num_test", lambda v: v is None or v >= 1, "--num_test must be >= 1.")
     flags.register_validator("batch_size", lambda v: v >= 1, "--batch_size must be >= 1.")
     flags.register_validator("sigma", lambda v: v is None or math.isfinite(v), "--sigma must be a finite number > 0.")

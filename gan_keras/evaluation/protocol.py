@@ -27,11 +27,22 @@ __all__ = [
 ]
 
 
-def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALID, num_test=None):
-    """`(test, valid)` uint8 images of the protocol: all test images, the first `num_valid` validation ones.
+def load_protocol_data(dataset="mnist", data_dir=None, num_valid=None, num_test=None):
+    """`(test, valid)` uint8 images of the protocol: the first `num_test` test images, the first `num_valid` validation ones.
 
     For MNIST the validation images are train[50000:], so `valid` is
     train[50000:51000] by default, as in the authors' script.
+
+    Args:
+        dataset: a dataset name (see `gan_keras.data`).
+        data_dir: the TFDS data dir (default: `$TFDS_DATA_DIR`).
+        num_valid: validation images (default: the protocol's 1,000, or all
+            of them if the split has fewer).
+        num_test: test images (default: all).
+
+    Raises:
+        ValueError: `num_test` or `num_valid` is more than the split holds,
+            naming the flag and the split's size.
 
     Example:
 
@@ -41,7 +52,10 @@ def load_protocol_data(dataset="mnist", data_dir=None, num_valid=parzen.NUM_VALI
     """
     test = data_lib.load_images(dataset, "test", data_dir)
     valid = data_lib.load_images(dataset, "validation", data_dir)
-    return test[:num_test], valid[:num_valid]
+    for flag, count, images, split in (("--num_test", num_test, test, "test"), ("--num_valid", num_valid, valid, "validation")):
+        if count is not None and not 1 <= count <= len(images):
+            raise ValueError(f"{flag}={count}: {dataset} has {len(images)} {split} images; pass 1 to {len(images)}.")
+    return test[:num_test], valid[: parzen.NUM_VALID if num_valid is None else num_valid]
 
 
 def classifier_metrics_skip_reason(image_shape, dataset=None):
