@@ -115,7 +115,7 @@ def export_from_model_dir(
     if generator is not None and (checkpoint is not None or not ema):
         raise ExportError("--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights).")
     if not export_dir:
-        raise ExportError("--export_dir must name a directory (e.g. models/gan); got ''.")
+        raise ExportError(f"--export_dir must name a directory (e.g. models/gan); got {export_dir!r}.")
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise ExportError(f"--export_dir={export_dir} is a file; pass a directory (new, or holding versions).")
     version = resolve_version(export_dir, version)
