@@ -54,9 +54,6 @@ def runs(trained_run, tmp_path_factory):
         "older checkpoint": [f"--model_dir={trained_run['model_dir']}", *SIZES, f"--output={tmp / 'ckpt1.json'}",
                              f"--checkpoint={os.path.join(trained_run['model_dir'], 'checkpoints', 'ckpt-1')}"],
     }
-    for split, flag in (("test", "--num_test"), ("validation", "--num_valid")):  # more than MNIST's 10,000
-        commands[f"too many {split}"] = [f"--model_dir={model_dir}", "--num_samples=10", f"{flag}=10001",
-                                         f"--output={tmp / 'too_many.json'}"]
     for i, (flags, names) in enumerate(BAD_FLAGS):
         bad = tmp / f"bad{i}"
         bad.mkdir()
@@ -170,18 +167,8 @@ def test_cli_bad_flags_fail_with_one_line(runs, index):
     assert result["traceback"] is None and "Traceback" not in result["stderr"]
 
 
-@pytest.mark.multiprocess
-@pytest.mark.slow
-def test_cli_refuses_more_images_than_the_split_holds(runs):
-    # It had scored all 10,000 and said so only in the result line's count.
-    for split, flag in (("test", "--num_test"), ("validation", "--num_valid")):
-        result = runs[f"too many {split}"]
-        assert (result["status"], result["message"], result["traceback"]) == (
-            1, f"evaluate: error: {flag}=10001: mnist has 10000 {split} images; pass 1 to 10000.", None)
-    assert not (runs["tmp"] / "too_many.json").exists()
-
-
 def test_protocol_data_default_sizes_and_bounds(tfds_dir):
+    # Too many images had been capped without a word; the CLI's messages are rows of docs/reliability.md.
     test, valid = load_protocol_data("mnist")
     assert (len(test), len(valid)) == (10000, parzen.NUM_VALID)
     test, valid = load_protocol_data("mnist", num_valid=10000, num_test=10)
