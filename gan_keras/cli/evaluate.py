@@ -181,7 +181,7 @@ def define_flags():
     flags.register_multi_flags_validator(
         ["checkpoint", "ema", "generator"],
         lambda values: values["generator"] is None or (values["checkpoint"] is None and values["ema"]),
-        "--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights).",
+        restoring.GENERATOR_FILE_OPTIONS,
     )
     flags.register_validator("num_samples", lambda v: v >= 1, "--num_samples must be >= 1.")
     flags.register_validator("num_valid", lambda v: v is None or v >= 1, "--num_valid must be >= 1.")

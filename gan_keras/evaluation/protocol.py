@@ -52,7 +52,10 @@ def load_protocol_data(dataset="mnist", data_dir=None, num_valid=None, num_test=
     """
     test = data_lib.load_images(dataset, "test", data_dir)
     valid = data_lib.load_images(dataset, "validation", data_dir)
-    for flag, count, images, split in (("--num_test", num_test, test, "test"), ("--num_valid", num_valid, valid, "validation")):
+    for flag, count, images, split in (
+        ("--num_test", num_test, test, "test"),
+        ("--num_valid", num_valid, valid, "validation"),
+    ):
         if count is not None and not 1 <= count <= len(images):
             raise ValueError(f"{flag}={count}: {dataset} has {len(images)} {split} images; pass 1 to {len(images)}.")
     return test[:num_test], valid[: parzen.NUM_VALID if num_valid is None else num_valid]

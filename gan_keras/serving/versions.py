@@ -113,7 +113,7 @@ def export_from_model_dir(
             f"--max_samples must be in [1, {MAX_SAMPLES_LIMIT}] (requests count images in int32); got {max_samples}."
         )
     if generator is not None and (checkpoint is not None or not ema):
-        raise ExportError("--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights).")
+        raise ExportError(restoring.GENERATOR_FILE_OPTIONS)
     if not export_dir:
         raise ExportError(f"--export_dir must name a directory (e.g. models/gan); got {export_dir!r}.")
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):

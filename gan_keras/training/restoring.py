@@ -20,6 +20,7 @@ from gan_keras.utils.cli import first_line
 
 __all__ = [
     "GENERATOR_FILE",
+    "GENERATOR_FILE_OPTIONS",
     "RestoreError",
     "Restored",
     "load_generator",
@@ -27,6 +28,10 @@ __all__ = [
 ]
 
 GENERATOR_FILE = "generator.keras"
+# Why --checkpoint and --noema are refused with --generator (evaluate, export).
+GENERATOR_FILE_OPTIONS = (
+    "--checkpoint and --noema apply to --model_dir, not to --generator (a .keras file holds one set of weights)."
+)
 
 
 class RestoreError(ValueError):
