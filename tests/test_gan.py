@@ -154,6 +154,42 @@ def test_several_steps_per_call_train_bit_for_bit_as_one(update):
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
+def test_unrolled_steps_train_bit_for_bit_as_keras_loop(update):
+    """build_gan's 10 steps a call, written out (`unroll_steps`), end where Keras's `tf.while_loop` of them does."""
+    from gan_keras import data as data_lib
+    from gan_keras.training import TrainConfig, build_gan
+
+    images = np.random.default_rng(0).integers(0, 256, (2000, 28, 28, 1), dtype=np.uint8)
+    data = data_lib.TrainingData(images, batch_size=100)
+    config = TrainConfig.preset("paper", update=update)
+    state, ops = {}, {}
+    for unroll in (True, False):
+        keras.utils.set_random_seed(config.stream_seed("init"))
+        gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
+        assert gan.unroll_steps and gan.steps_per_execution == 10
+        gan.unroll_steps = unroll
+        gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=20, verbose=0)
+        state[unroll] = [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights
+                         + gan.d_optimizer.variables + gan.g_optimizer.variables]
+        if unroll:  # one tf.function of 10 steps, no loop
+            graph = gan.train_function.get_concrete_function(iter(data.dataset(config.seed))).graph
+            ops = {op.type for op in graph.get_operations()}
+        else:  # Keras's own: a Python function around its tf.while_loop
+            assert not isinstance(gan.train_function, tf.types.experimental.PolymorphicFunction)
+    assert not ops & {"While", "StatelessWhile"} and "IteratorGetNext" in ops
+    for unrolled, looped in zip(state[True], state[False], strict=True):
+        np.testing.assert_array_equal(unrolled, looped)
+
+
+def test_unroll_steps_leaves_one_step_calls_and_xla_to_keras():
+    gan = GAN(Generator(), Discriminator(), seed=0)
+    for compile_args in (dict(steps_per_execution=1), dict(steps_per_execution=5, jit_compile=True)):
+        gan.compile(d_optimizer=paper_optimizer(), g_optimizer=paper_optimizer(), unroll_steps=True, **compile_args)
+        gan.make_train_function(force=True)
+        assert not isinstance(gan.train_function, tf.types.experimental.PolymorphicFunction), compile_args
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "alternating"])
 def test_masked_dropout_trains_bit_for_bit_as_keras_dropout(update, monkeypatch):
     """D's one-multiply dropout draws Keras's masks: every weight and slot ends with the same bits."""
     from gan_keras import data as data_lib
