@@ -11,7 +11,8 @@ import pytest
 from benchmarks import harness
 
 # Flags that count something a benchmark divides by or takes the median of.
-COUNTS = {"steps", "repeats", "rounds", "epochs", "batch_size", "every", "images_per_repeat", "cores", "steps_per_epoch"}
+COUNTS = {"steps", "repeats", "rounds", "epochs", "batch_size", "every", "images_per_repeat", "cores", "steps_per_epoch",
+          "calls", "pairs", "warmup"}
 # Benchmarks that keep absl's own parser: step_baseline's worker must import gan_keras from the
 # revision it times (so its module imports none), and results_report runs without TensorFlow.
 OWN_PARSER = {"step_baseline.py", "results_report.py", "run.py"}
