@@ -159,8 +159,8 @@ class GAN(keras.Model):
             g_loss: `"non_saturating"` (default) or `"minimax"`.
             unroll_steps: on one device, write out the `steps_per_execution`
                 steps of a `fit` call one after another in one `tf.function`,
-                instead of Keras's `tf.while_loop`: the same arithmetic, 2-3%
-                faster on a CPU (docs/performance.md). For endless data
+                instead of Keras's `tf.while_loop`: the same arithmetic, up to
+                3% faster on a CPU (docs/performance.md). For endless data
                 only: where Keras's loop stops a call's steps when the data
                 end, an unrolled call fails there. `build_gan` sets it.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
@@ -174,13 +174,14 @@ class GAN(keras.Model):
         self.unroll_steps = bool(unroll_steps)
 
     def make_train_function(self, force=False):
-        """Keras's training function, or with `unroll_steps` (and more than one step a call, no XLA) its steps written out."""
+        """Keras's training function, or with `unroll_steps` its steps written out (one replica, no XLA, > 1 step)."""
         steps = self.steps_per_execution
-        if not self.unroll_steps or steps == 1 or self.run_eagerly or self.jit_compile:
+        keras_own = self.run_eagerly or self.jit_compile or self.distribute_strategy.num_replicas_in_sync > 1
+        if not self.unroll_steps or steps == 1 or keras_own:
             return super().make_train_function(force)
         if self.train_function is None or force:
 
-            @tf.function
+            @tf.function(autograph=False)  # the step as Keras traces it: no AutoGraph conversion
             def train_function(iterator):
                 for _ in range(steps):
                     logs = self.train_step(iterator.get_next())
