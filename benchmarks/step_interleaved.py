@@ -4,9 +4,9 @@
     python -m benchmarks.step_interleaved --rules=alternating --variants=same,keras_loop --pairs=60
 
 `step_baseline` and `step_ablation` time each variant in a process of its
-own for half a minute at a time, so the machine's drift between processes
-moves single rounds by up to 20% here, more than the few % a schedule can
-gain. This benchmark builds the step as it is (A) and a variant of it (B) in
+own for half a minute at a time, and the machine's drift between processes
+spreads the rounds of one variant over up to 18% in their records, more than
+the few % a schedule can gain. This benchmark builds the step as it is (A) and a variant of it (B) in
 one process, from the same seed, and calls their compiled training
 functions by turns: `--calls` calls of `steps_per_execution` steps each, A
 first in even pairs and B first in odd ones. The speed-up of B over A is
@@ -109,7 +109,7 @@ def built(rule, variant, images):
     config = TrainConfig.preset("paper", **harness.UPDATE_RULES[rule])
     keras.utils.set_random_seed(config.stream_seed("init"))
     gan, dataset = step_and_data(config, images)
-    iterator = iter(dataset.repeat())
+    iterator = iter(dataset)  # endless
     schedule = input_gradient_first() if variant == "input_gradient_first" else contextlib.nullcontext()
     if variant.startswith("keras_"):
         gan.unroll_steps = False
