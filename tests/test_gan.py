@@ -155,7 +155,7 @@ def test_several_steps_per_call_train_bit_for_bit_as_one(update):
 
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
 def test_unrolled_steps_train_bit_for_bit_as_keras_loop(update):
-    """build_gan's 10 steps a call, written out (`unroll_steps`), end where Keras's `tf.while_loop` of them does."""
+    """10 steps a call written out (`unroll_steps`) end where Keras's `tf.while_loop` of them does."""
     from gan_keras import data as data_lib
     from gan_keras.training import TrainConfig, build_gan
 
@@ -166,7 +166,7 @@ def test_unrolled_steps_train_bit_for_bit_as_keras_loop(update):
     for unroll in (True, False):
         keras.utils.set_random_seed(config.stream_seed("init"))
         gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-        assert gan.unroll_steps and gan.steps_per_execution == 10
+        assert not gan.unroll_steps and gan.steps_per_execution == 10  # build_gan keeps Keras's loop
         gan.unroll_steps = unroll
         gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=20, verbose=0)
         state[unroll] = [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights

@@ -51,7 +51,7 @@ def test_the_record_has_each_variant_of_each_rule_at_the_same_bits(tfds_dir, tmp
                     f"--output={output}"], cwd=harness.REPO, check=True, capture_output=True, text=True)
     record = json.loads(output.read_text())["paper"]
     for rule in ("simultaneous", "alternating"):
-        for variant in ("same", "input_gradient_first", "keras_loop", "keras_unrolled_loop"):
+        for variant in ("same", "input_gradient_first", "unrolled", "keras_unrolled_loop"):
             entry = record[rule][variant]
             # Every schedule trains to the step's bits: after the same calls, every weight and slot is equal.
             assert entry["same_bits"] is True, (rule, variant)

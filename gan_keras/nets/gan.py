@@ -160,9 +160,10 @@ class GAN(keras.Model):
             unroll_steps: on one device, write out the `steps_per_execution`
                 steps of a `fit` call one after another in one `tf.function`,
                 instead of Keras's `tf.while_loop`: the same arithmetic, up to
-                3% faster on a CPU (docs/performance.md). For endless data
-                only: where Keras's loop stops a call's steps when the data
-                end, an unrolled call fails there. `build_gan` sets it.
+                3% faster a step on a CPU, but about 5x the tracing time at
+                the first call (docs/performance.md): for long runs. For
+                endless data only: where Keras's loop stops a call's steps
+                when the data end, an unrolled call fails there.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, ...).
         """

@@ -88,14 +88,14 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
             )
         return loss_scaled(inner, config.mixed_precision)  # float16: one loss scale per network
 
-    one_device = not tf.distribute.has_strategy()
     gan.compile(
         d_optimizer=optimizer("d_optimizer", updates_per_epoch * config.k),  # k D updates a step
         g_optimizer=optimizer("g_optimizer", updates_per_epoch),
         g_loss=config.g_loss,
         jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_call(config.steps_per_epoch or updates_per_epoch, one_device=one_device),
-        unroll_steps=one_device,  # the training data are endless (`TrainingData.dataset`)
+        steps_per_execution=config.steps_per_call(
+            config.steps_per_epoch or updates_per_epoch, one_device=not tf.distribute.has_strategy()
+        ),
     )
     gan.build_optimizers()
     return gan
