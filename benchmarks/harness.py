@@ -186,6 +186,17 @@ def fit_steps_per_second(gan, dataset, steps, repeats):
     return [steps / s for s in seconds[1:]]
 
 
+def state_digest(gan):
+    """SHA-256 of every weight of G and D and every optimiser slot: equal digests, the same trained bits."""
+    import numpy as np
+
+    state = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables + gan.g_optimizer.variables
+    sha = hashlib.sha256()
+    for variable in state:
+        sha.update(np.asarray(variable).tobytes())
+    return sha.hexdigest()
+
+
 def write_results(path, name, results):
     """Merges `results` into section `name` of the JSON file at `path`, with hardware info."""
     data = read_json(path, {})

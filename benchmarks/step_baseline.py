@@ -20,7 +20,6 @@ says whether the two codes trained to the same bits in every round. Writes
 `benchmarks/step_baseline.json`.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -52,7 +51,6 @@ def worker(root, rule):
     """Times `rule` with the `gan_keras` under `root`; returns its steps/s and the digest of its trained state."""
     sys.path.insert(0, root)
     import keras
-    import numpy as np
 
     from gan_keras import data as data_lib
     from gan_keras.training import TrainConfig, build_gan
@@ -62,11 +60,7 @@ def worker(root, rule):
     data = data_lib.TrainingData(data_lib.load_images("mnist", "train"), config.batch_size, config.k)
     gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
     steps_per_second = harness.fit_steps_per_second(gan, data.dataset(config.seed), FLAGS.steps, FLAGS.repeats)
-    digest = hashlib.sha256()
-    state = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables + gan.g_optimizer.variables
-    for variable in state:
-        digest.update(np.asarray(variable).tobytes())
-    return {"steps_per_second": steps_per_second, "digest": digest.hexdigest(),
+    return {"steps_per_second": steps_per_second, "digest": harness.state_digest(gan),
             "package": os.path.dirname(sys.modules["gan_keras"].__file__),
             "env": {name: os.environ.get(name) for name in FLAGS.env_names}}
 

@@ -6,9 +6,9 @@
 `step_baseline` and `step_ablation` time each variant in a process of its
 own for half a minute at a time, and the machine's drift between processes
 spreads the rounds of one variant over up to 18% in their records, more than
-the few % a schedule can gain. This benchmark builds the step as it is (A) and a variant of it (B) in
-one process, from the same seed, and calls their compiled training
-functions by turns: `--calls` calls of `steps_per_execution` steps each, A
+the few % a schedule can gain. This benchmark builds the step as it is (A)
+and a variant of it (B) in one process, from the same seed, and calls their
+compiled training functions by turns: `--calls` calls of `steps_per_execution` steps each, A
 first in even pairs and B first in odd ones. The speed-up of B over A is
 taken per pair, so a drift over seconds hits both alike. Each variant keeps
 the step's arithmetic: both copies have trained the same number of steps
@@ -39,7 +39,6 @@ speed-up over the pairs, its quartiles and range, the share of pairs above
 """
 
 import contextlib
-import hashlib
 import statistics
 import time
 
@@ -99,7 +98,7 @@ def input_gradient_first():
 
 
 def built(rule, variant, images):
-    """`(train_function, iterator, gan)` of the paper preset under `rule`, as `variant` runs it, traced."""
+    """`(gan, iterator)`: the paper preset under `rule`, its training function traced as `variant` runs it."""
     import keras
 
     from benchmarks.matmul_floor import step_and_data
@@ -116,18 +115,7 @@ def built(rule, variant, images):
     with schedule:  # open while the function is traced, at its first call
         gan.make_train_function()
         gan.train_function(iterator)
-    return gan.train_function, iterator, gan
-
-
-def digest(gan):
-    """SHA-256 of every weight of G and D and every optimiser slot."""
-    import numpy as np
-
-    state = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables + gan.g_optimizer.variables
-    sha = hashlib.sha256()
-    for variable in state:
-        sha.update(np.asarray(variable).tobytes())
-    return sha.hexdigest()
+    return gan, iterator
 
 
 def seconds(train, iterator):
@@ -140,15 +128,15 @@ def seconds(train, iterator):
 
 def compare(rule, variant, images):
     """The record of `variant` timed by turns against the step under `rule`."""
-    a_train, a_iterator, a_gan = built(rule, "step", images)
-    b_train, b_iterator, b_gan = built(rule, variant, images)
+    a_gan, a_iterator = built(rule, "step", images)
+    b_gan, b_iterator = built(rule, variant, images)
     for _ in range(FLAGS.warmup):  # by turns, after both are built: A's first calls are slow after B's tracing
-        a_train(a_iterator)
-        b_train(b_iterator)
-    same_bits = digest(a_gan) == digest(b_gan)
+        a_gan.train_function(a_iterator)
+        b_gan.train_function(b_iterator)
+    same_bits = harness.state_digest(a_gan) == harness.state_digest(b_gan)
     a_seconds, b_seconds = [], []
     for pair in range(FLAGS.pairs):
-        sides = [(a_train, a_iterator, a_seconds), (b_train, b_iterator, b_seconds)]
+        sides = [(a_gan.train_function, a_iterator, a_seconds), (b_gan.train_function, b_iterator, b_seconds)]
         for train, iterator, times in sides[:: 1 if pair % 2 == 0 else -1]:
             times.append(seconds(train, iterator))
     speedups = sorted(a / b for a, b in zip(a_seconds, b_seconds))
