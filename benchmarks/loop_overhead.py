@@ -49,7 +49,8 @@ def bare_fit(preset):
     from gan_keras import data as data_lib
     from gan_keras.training import TrainConfig
 
-    config = TrainConfig.preset(preset, steps_per_epoch=FLAGS.steps_per_epoch)  # None: the whole epoch
+    # train.py's run of --epochs: the same choice of Keras's loop or unrolled steps (TrainConfig.unrolls).
+    config = TrainConfig.preset(preset, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch)
     keras.utils.set_random_seed(config.stream_seed("init"))
     images = data_lib.load_images(config.dataset, "train", data_dir=config.data_dir)
     gan, dataset = step_and_data(config, images)

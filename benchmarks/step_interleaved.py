@@ -1,7 +1,7 @@
 """Two schedules of the same step, timed by turns in one process: does either make it faster?
 
     TFDS_DATA_DIR=... python -m benchmarks.step_interleaved
-    python -m benchmarks.step_interleaved --rules=alternating --variants=same,unrolled --pairs=60
+    python -m benchmarks.step_interleaved --rules=alternating --variants=same,keras_loop --pairs=60
 
 `step_baseline` and `step_ablation` time each variant in a process of its
 own for half a minute at a time, and the machine's drift between processes
@@ -25,13 +25,16 @@ Variants:
   backward pass's chain; the kernel's gradient waits only for its update.
   TensorFlow's executor otherwise runs the two side by side, each at about
   one core's speed (docs/performance.md, "One core against two");
-- `unrolled`: a call's `steps_per_execution` steps written out one after
-  another in one `tf.function` (`GAN.compile(unroll_steps=True)`), where the
-  step runs them in Keras's `tf.while_loop`, so that the executor may start a
-  step's data, noise and dropout masks before the step before it has ended;
+- `keras_loop`: the step's `steps_per_execution` steps in Keras's
+  `tf.while_loop`, where the step (the paper preset's run of 250 epochs, as
+  `build_gan` compiles it: `TrainConfig.unrolls`) calls one traced step
+  that many times one after another in one `tf.function`
+  (`GAN.compile(unroll_steps=True)`);
 - `keras_unrolled_loop`: Keras's loop with its own unrolling
   (`unrolled_steps_per_execution`): one iteration of all the steps, each
   behind a `tf.cond` on the data's end.
+
+`keras_loop`'s speed-up is the inverse of what `unroll_steps` gains.
 
 Writes `benchmarks/step_interleaved.json`: per rule and variant, the median
 speed-up over the pairs, its quartiles and range, the share of pairs above
@@ -47,7 +50,7 @@ from absl import app, flags
 from benchmarks import harness
 from gan_keras.utils import cli
 
-VARIANTS = ("same", "input_gradient_first", "unrolled", "keras_unrolled_loop")
+VARIANTS = ("same", "input_gradient_first", "keras_loop", "keras_unrolled_loop")
 
 flags.DEFINE_list("rules", list(harness.UPDATE_RULES), f"Update rules, of: {', '.join(harness.UPDATE_RULES)}.")
 flags.DEFINE_list("variants", list(VARIANTS), f"Variants timed against the step, of: {', '.join(VARIANTS)}.")
@@ -109,7 +112,8 @@ def built(rule, variant, images):
     gan, dataset = step_and_data(config, images)
     iterator = iter(dataset)  # endless
     schedule = input_gradient_first() if variant == "input_gradient_first" else contextlib.nullcontext()
-    gan.unroll_steps = variant == "unrolled"
+    if variant in ("keras_loop", "keras_unrolled_loop"):
+        gan.unroll_steps = False
     if variant == "keras_unrolled_loop":
         gan.unrolled_steps_per_execution = gan.steps_per_execution
     with schedule:  # open while the function is traced, at its first call

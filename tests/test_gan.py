@@ -155,30 +155,42 @@ def test_several_steps_per_call_train_bit_for_bit_as_one(update):
 
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
 def test_unrolled_steps_train_bit_for_bit_as_keras_loop(update):
-    """10 steps a call written out (`unroll_steps`) end where Keras's `tf.while_loop` of them does."""
+    """10 steps a call, one traced step called 10 times (`unroll_steps`), end where Keras's `tf.while_loop` does."""
     from gan_keras import data as data_lib
     from gan_keras.training import TrainConfig, build_gan
 
     images = np.random.default_rng(0).integers(0, 256, (2000, 28, 28, 1), dtype=np.uint8)
     data = data_lib.TrainingData(images, batch_size=100)
-    config = TrainConfig.preset("paper", update=update)
     state, ops = {}, {}
-    for unroll in (True, False):
+    for unroll in ("on", "off"):
+        config = TrainConfig.preset("paper", update=update, unroll_steps=unroll)
         keras.utils.set_random_seed(config.stream_seed("init"))
         gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
-        assert not gan.unroll_steps and gan.steps_per_execution == 10  # build_gan keeps Keras's loop
-        gan.unroll_steps = unroll
+        assert gan.unroll_steps == (unroll == "on") and gan.steps_per_execution == 10
         gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=20, verbose=0)
         state[unroll] = [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights
                          + gan.d_optimizer.variables + gan.g_optimizer.variables]
-        if unroll:  # one tf.function of 10 steps, no loop
+        if unroll == "on":  # one tf.function: 10 calls of one traced step, no loop
             graph = gan.train_function.get_concrete_function(iter(data.dataset(config.seed))).graph
+            calls = [op for op in graph.get_operations() if op.type == "StatefulPartitionedCall"]
+            assert len(calls) == 10 and len({op.get_attr("f").name for op in calls}) == 1
             ops = {op.type for op in graph.get_operations()}
         else:  # Keras's own: a Python function around its tf.while_loop
             assert not isinstance(gan.train_function, tf.types.experimental.PolymorphicFunction)
     assert not ops & {"While", "StatelessWhile"} and "IteratorGetNext" in ops
-    for unrolled, looped in zip(state[True], state[False], strict=True):
+    for unrolled, looped in zip(state["on"], state["off"], strict=True):
         np.testing.assert_array_equal(unrolled, looped)
+
+
+def test_build_gan_unrolls_long_runs():
+    """`unroll_steps="auto"`: runs of `AUTO_UNROLL_MIN_STEPS` steps or more call their steps one after another."""
+    from gan_keras.training import TrainConfig, build_gan
+    from gan_keras.training.config import AUTO_UNROLL_MIN_STEPS
+
+    assert AUTO_UNROLL_MIN_STEPS == 5000
+    for epochs, unrolled in ((10, True), (9, False)):
+        gan = build_gan(TrainConfig(epochs=epochs), (28, 28, 1), updates_per_epoch=500)
+        assert gan.unroll_steps is unrolled, epochs
 
 
 def test_unroll_steps_leaves_one_step_calls_and_xla_to_keras():

@@ -47,14 +47,14 @@ def test_input_gradient_first_keeps_every_bit_and_orders_the_two_gradients():
 @pytest.mark.slow
 def test_the_record_has_each_variant_at_the_same_bits(tfds_dir, tmp_path):
     output = tmp_path / "step_interleaved.json"
-    # One rule keeps CI short; tests/test_gan.py checks the written-out steps' bits in both.
+    # One rule keeps CI short; tests/test_gan.py checks the unrolled steps' bits in both.
     subprocess.run([sys.executable, "-m", "benchmarks.step_interleaved", "--rules=alternating", "--pairs=2",
                     "--calls=1", "--warmup=1", f"--output={output}"], cwd=harness.REPO, check=True,
                    capture_output=True, text=True)
     record = json.loads(output.read_text())["paper"]
     assert set(record) == {"alternating"}
     for rule in ("alternating",):
-        for variant in ("same", "input_gradient_first", "unrolled", "keras_unrolled_loop"):
+        for variant in ("same", "input_gradient_first", "keras_loop", "keras_unrolled_loop"):
             entry = record[rule][variant]
             # Every schedule trains to the step's bits: after the same calls, every weight and slot is equal.
             assert entry["same_bits"] is True, (rule, variant)

@@ -31,6 +31,7 @@ from gan_keras.nets.optimizers import OPTIMIZERS
 from gan_keras.nets.precision import POLICIES
 from gan_keras.training import PRESETS, ConfigError, TrainConfig, run
 from gan_keras.training.checkpointing import CheckpointError
+from gan_keras.training.config import AUTO_UNROLL_MIN_STEPS, UNROLL_CHOICES
 from gan_keras.training.distribute import STRATEGIES
 from gan_keras.training.divergence import COLLAPSE_POLICIES, CollapseError, DivergenceError
 from gan_keras.utils.cli import fail, flags_parser
@@ -202,6 +203,14 @@ def define_flags():
         "Train steps per tf.function call; 0: automatic (up to 10, dividing the epoch, "
         "--checkpoint_every_steps and --log_every_steps; 1 under a distribution strategy). "
         "Training is the same, bit for bit, for every value.",
+    )
+    flags.DEFINE_enum(
+        "unroll_steps",
+        _D.unroll_steps,
+        list(UNROLL_CHOICES),
+        "Run a tf.function call's steps one after another instead of in Keras's loop: about 3% faster a "
+        f"step, for about 1 s more tracing; auto: on for runs of {AUTO_UNROLL_MIN_STEPS} steps or more. "
+        "Training is the same, bit for bit.",
     )
     flags.DEFINE_integer("log_every_steps", _D.log_every_steps, "GAN steps between TensorBoard scalar points.")
     flags.DEFINE_boolean("histograms", _D.histograms, "Also log weight histograms to TensorBoard every epoch.")

@@ -157,13 +157,16 @@ class GAN(keras.Model):
             d_optimizer, g_optimizer: one optimiser per network, e.g.
                 `paper_optimizer()`.
             g_loss: `"non_saturating"` (default) or `"minimax"`.
-            unroll_steps: on one device, write out the `steps_per_execution`
-                steps of a `fit` call one after another in one `tf.function`,
-                instead of Keras's `tf.while_loop`: the same arithmetic, up to
-                3% faster a step on a CPU, but about 5x the tracing time at
-                the first call (docs/performance.md): for long runs. For
-                endless data only: where Keras's loop stops a call's steps
-                when the data end, an unrolled call fails there.
+            unroll_steps: on one device, call the step `steps_per_execution`
+                times one after another in a `fit` call's `tf.function`,
+                instead of in Keras's `tf.while_loop`: the same arithmetic,
+                and the executor may start a step's noise, data and dropout
+                masks before the step before it has ended. About 3% faster a
+                step on a CPU, for about 1 s more tracing at the first call
+                (docs/performance.md): for long runs (`train.py`'s
+                `--unroll_steps=auto` turns it on for them). For endless data
+                only: where Keras's loop stops a call's steps when the data
+                end, an unrolled call fails there.
             **kwargs: passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, ...).
         """
@@ -175,17 +178,20 @@ class GAN(keras.Model):
         self.unroll_steps = bool(unroll_steps)
 
     def make_train_function(self, force=False):
-        """Keras's training function, or with `unroll_steps` its steps written out (one replica, no XLA, > 1 step)."""
+        """Keras's training function, or with `unroll_steps` its steps called one after another (one replica, no XLA, > 1 step)."""
         steps = self.steps_per_execution
         keras_own = self.run_eagerly or self.jit_compile or self.distribute_strategy.num_replicas_in_sync > 1
         if not self.unroll_steps or steps == 1 or keras_own:
             return super().make_train_function(force)
         if self.train_function is None or force:
+            # The step as Keras traces it (no AutoGraph conversion), once, and
+            # called `steps` times: TensorFlow inlines the calls into one graph.
+            one_step = tf.function(tf.autograph.experimental.do_not_convert(self.train_step), reduce_retracing=True)
 
-            @tf.function(autograph=False)  # the step as Keras traces it: no AutoGraph conversion
+            @tf.function(autograph=False)
             def train_function(iterator):
                 for _ in range(steps):
-                    logs = self.train_step(iterator.get_next())
+                    logs = one_step(iterator.get_next())
                 return logs
 
             self.train_function = train_function

@@ -30,6 +30,9 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
         updates_per_epoch: GAN steps per pass over the data (sets the epoch of
             the momentum schedule).
 
+    A run of `config.epochs` epochs calls each `tf.function` call's steps one
+    after another if `config.unrolls` says so (long runs, by default).
+
     Example:
 
     >>> from gan_keras import TrainConfig
@@ -88,14 +91,14 @@ def build_gan(config, image_shape, pixel_mean=None, updates_per_epoch=500, num_c
             )
         return loss_scaled(inner, config.mixed_precision)  # float16: one loss scale per network
 
+    steps_per_epoch = config.steps_per_epoch or updates_per_epoch
     gan.compile(
         d_optimizer=optimizer("d_optimizer", updates_per_epoch * config.k),  # k D updates a step
         g_optimizer=optimizer("g_optimizer", updates_per_epoch),
         g_loss=config.g_loss,
         jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_call(
-            config.steps_per_epoch or updates_per_epoch, one_device=not tf.distribute.has_strategy()
-        ),
+        steps_per_execution=config.steps_per_call(steps_per_epoch, one_device=not tf.distribute.has_strategy()),
+        unroll_steps=config.unrolls(config.epochs * steps_per_epoch),
     )
     gan.build_optimizers()
     return gan

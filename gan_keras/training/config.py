@@ -25,10 +25,12 @@ from gan_keras.utils.cli import first_line
 __all__ = [
     "ARCHITECTURE_FIELDS",
     "AUTO_STEPS_PER_EXECUTION",
+    "AUTO_UNROLL_MIN_STEPS",
     "CHECKPOINT_SUBDIR",
     "CONFIG_FILE",
     "PRESETS",
     "RESUME_FIELDS",
+    "UNROLL_CHOICES",
     "ConfigError",
     "TrainConfig",
     "check_compatible",
@@ -41,6 +43,11 @@ CONFIG_FILE = "config.json"
 # enough to share fit's per-call overhead (about 10% of the paper's step on a
 # CPU, docs/performance.md), few enough that callbacks see every 10th step.
 AUTO_STEPS_PER_EXECUTION = 10
+# --unroll_steps: "auto" calls a `tf.function` call's steps one after another
+# (not in Keras's loop) in runs of at least this many steps, where the ~1 s of
+# extra tracing is under 1% of a run it makes ~3% faster (docs/performance.md).
+UNROLL_CHOICES = ("auto", "on", "off")
+AUTO_UNROLL_MIN_STEPS = 5000
 CHECKPOINT_SUBDIR = "checkpoints"
 # The fields that fix the shape of the networks: a model_dir trained with
 # other values cannot be resumed or exported with these.
@@ -135,6 +142,7 @@ class TrainConfig:
     jit_compile: bool = False
     mixed_precision: str = "float32"
     steps_per_execution: int = 0
+    unroll_steps: str = "auto"
     log_every_steps: int = 50
     histograms: bool = False
     parzen_every_epochs: int = 0
@@ -168,6 +176,7 @@ class TrainConfig:
             ("optimizer", OPTIMIZERS),
             ("data_source", SOURCES),
             ("mixed_precision", precision.POLICIES),
+            ("unroll_steps", UNROLL_CHOICES),
         ):
             if getattr(self, name) not in accepted:
                 raise ConfigError(
@@ -346,6 +355,25 @@ class TrainConfig:
             return 1
         bound = math.gcd(int(steps), self.checkpoint_every_steps, self.log_every_steps)  # gcd(x, 0) = x
         return max(n for n in range(1, AUTO_STEPS_PER_EXECUTION + 1) if bound % n == 0)
+
+    def unrolls(self, steps):
+        """Whether a `fit` of `steps` train steps calls each call's steps one after another.
+
+        `unroll_steps`: `"on"`, `"off"`, or `"auto"` (the default): on for
+        `steps >= AUTO_UNROLL_MIN_STEPS`, where the extra tracing is paid
+        back. Training is the same, bit for bit, either way
+        (`GAN.compile(unroll_steps=...)`).
+
+        Example:
+
+        >>> TrainConfig().unrolls(125000), TrainConfig().unrolls(1000)
+        (True, False)
+        >>> TrainConfig(unroll_steps="off").unrolls(125000)
+        False
+        """
+        if self.unroll_steps == "auto":
+            return steps >= AUTO_UNROLL_MIN_STEPS
+        return self.unroll_steps == "on"
 
     def architecture(self):
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
