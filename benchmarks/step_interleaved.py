@@ -38,7 +38,8 @@ Variants:
 
 Writes `benchmarks/step_interleaved.json`: per rule and variant, the median
 speed-up over the pairs, its quartiles and range, the share of pairs above
-1, both sides' steps/s, and `same_bits`.
+1, both sides' steps/s, `same_bits`, and each side's first call (its
+tracing and one call's steps), in seconds.
 """
 
 import contextlib
@@ -101,7 +102,10 @@ def input_gradient_first():
 
 
 def built(rule, variant, images):
-    """`(gan, iterator)`: the paper preset under `rule`, its training function traced as `variant` runs it."""
+    """`(gan, iterator, seconds)`: the paper preset under `rule`, its training function traced as `variant` runs it.
+
+    `seconds` is the wall time of the function's first call: its tracing and one call's steps.
+    """
     import keras
 
     from benchmarks.matmul_floor import step_and_data
@@ -118,8 +122,9 @@ def built(rule, variant, images):
         gan.unrolled_steps_per_execution = gan.steps_per_execution
     with schedule:  # open while the function is traced, at its first call
         gan.make_train_function()
+        start = time.perf_counter()
         gan.train_function(iterator)
-    return gan, iterator
+    return gan, iterator, time.perf_counter() - start
 
 
 def seconds(train, iterator):
@@ -132,8 +137,8 @@ def seconds(train, iterator):
 
 def compare(rule, variant, images):
     """The record of `variant` timed by turns against the step under `rule`."""
-    a_gan, a_iterator = built(rule, "step", images)
-    b_gan, b_iterator = built(rule, variant, images)
+    a_gan, a_iterator, a_first = built(rule, "step", images)
+    b_gan, b_iterator, b_first = built(rule, variant, images)
     for _ in range(FLAGS.warmup):  # by turns, after both are built: A's first calls are slow after B's tracing
         a_gan.train_function(a_iterator)
         b_gan.train_function(b_iterator)
@@ -151,6 +156,7 @@ def compare(rule, variant, images):
         "steps_per_call": a_gan.steps_per_execution,
         "speedup": {**harness.summarize(speedups), "q1": quartiles[0], "q3": quartiles[-1],
                     "above_1": sum(s > 1 for s in speedups) / len(speedups)},
+        "first_call_seconds": {"step": a_first, "variant": b_first},
         "step_steps_per_second": harness.summarize([steps / s for s in a_seconds]),
         "variant_steps_per_second": harness.summarize([steps / s for s in b_seconds]),
     }
@@ -173,7 +179,8 @@ def main(argv):
             speedup = record["speedup"]
             print(f"{rule:12s} {variant:20s} {speedup['median']:.3f}x (quartiles {speedup['q1']:.3f}-"
                   f"{speedup['q3']:.3f}, {speedup['above_1']:.0%} of pairs above 1); "
-                  f"same bits: {record['same_bits']}", flush=True)
+                  f"same bits: {record['same_bits']}; first calls {record['first_call_seconds']['step']:.1f} s "
+                  f"and {record['first_call_seconds']['variant']:.1f} s", flush=True)
     harness.write_results(FLAGS.output, "paper", results)
     print(f"Wrote {FLAGS.output}.")
 

@@ -61,6 +61,7 @@ def test_the_record_has_each_variant_at_the_same_bits(tfds_dir, tmp_path):
             assert entry["steps_per_call"] == 10
             assert entry["speedup"]["repeats"] == 2 and entry["speedup"]["median"] > 0
             assert entry["step_steps_per_second"]["median"] > 0 and entry["variant_steps_per_second"]["median"] > 0
+            assert entry["first_call_seconds"]["step"] > 0 and entry["first_call_seconds"]["variant"] > 0
 
 
 def test_a_bad_variant_is_named_in_one_line():
