@@ -208,8 +208,8 @@ def define_flags():
         "unroll_steps",
         _D.unroll_steps,
         list(UNROLL_CHOICES),
-        "Run a tf.function call's steps one after another instead of in Keras's loop: about 3% faster a "
-        f"step, for about 1 s more tracing; auto: on for runs of {AUTO_UNROLL_MIN_STEPS} steps or more. "
+        "Run a tf.function call's steps one after another instead of in Keras's loop: 2-3% faster a "
+        f"step, for 1-2 s more tracing; auto: on for runs of {AUTO_UNROLL_MIN_STEPS} steps or more. "
         "Training is the same, bit for bit.",
     )
     flags.DEFINE_integer("log_every_steps", _D.log_every_steps, "GAN steps between TensorBoard scalar points.")

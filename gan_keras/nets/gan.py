@@ -161,8 +161,8 @@ class GAN(keras.Model):
                 times one after another in a `fit` call's `tf.function`,
                 instead of in Keras's `tf.while_loop`: the same arithmetic,
                 and the executor may start a step's noise, data and dropout
-                masks before the step before it has ended. About 3% faster a
-                step on a CPU, for about 1 s more tracing at the first call
+                masks before the step before it has ended. 2-3% faster a
+                step on a CPU, for 1-2 s more tracing at the first call
                 (docs/performance.md): for long runs (`train.py`'s
                 `--unroll_steps=auto` turns it on for them). For endless data
                 only: where Keras's loop stops a call's steps when the data

@@ -44,8 +44,8 @@ CONFIG_FILE = "config.json"
 # CPU, docs/performance.md), few enough that callbacks see every 10th step.
 AUTO_STEPS_PER_EXECUTION = 10
 # --unroll_steps: "auto" calls a `tf.function` call's steps one after another
-# (not in Keras's loop) in runs of at least this many steps, where the ~1 s of
-# extra tracing is under 1% of a run it makes ~3% faster (docs/performance.md).
+# (not in Keras's loop) in runs of at least this many steps, where the 1-2 s of
+# extra tracing is under 1% of a run it makes 2-3% faster (docs/performance.md).
 UNROLL_CHOICES = ("auto", "on", "off")
 AUTO_UNROLL_MIN_STEPS = 5000
 CHECKPOINT_SUBDIR = "checkpoints"
