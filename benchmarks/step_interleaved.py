@@ -127,14 +127,6 @@ def built(rule, variant, images):
     return gan, iterator, time.perf_counter() - start
 
 
-def seconds(train, iterator):
-    """Wall seconds of `--calls` calls of `train`."""
-    start = time.perf_counter()
-    for _ in range(FLAGS.calls):
-        train(iterator)
-    return time.perf_counter() - start
-
-
 def compare(rule, variant, images):
     """The record of `variant` timed by turns against the step under `rule`."""
     a_gan, a_iterator, a_first = built(rule, "step", images)
@@ -147,7 +139,8 @@ def compare(rule, variant, images):
     for pair in range(FLAGS.pairs):
         sides = [(a_gan.train_function, a_iterator, a_seconds), (b_gan.train_function, b_iterator, b_seconds)]
         for train, iterator, times in sides[:: 1 if pair % 2 == 0 else -1]:
-            times.append(seconds(train, iterator))
+            [(wall, _)] = harness.time_repeats(lambda: train(iterator), repeats=1, warmup=0, calls=FLAGS.calls)
+            times.append(wall)
     speedups = sorted(a / b for a, b in zip(a_seconds, b_seconds))
     quartiles = statistics.quantiles(speedups, n=4) if len(speedups) > 1 else speedups * 3
     steps = FLAGS.calls * a_gan.steps_per_execution

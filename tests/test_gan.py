@@ -44,6 +44,12 @@ def real_images(n, seed=0, k=None):
     return tf.constant(np.random.default_rng(seed).uniform(size=shape), tf.float32)
 
 
+def trained_state(gan):
+    """Every weight of G and D and every optimiser slot, as NumPy arrays."""
+    variables = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables + gan.g_optimizer.variables
+    return [np.asarray(v) for v in variables]
+
+
 def changed(before, variables):
     return [not np.array_equal(b, np.asarray(v)) for b, v in zip(before, variables)]
 
@@ -168,8 +174,7 @@ def test_unrolled_steps_train_bit_for_bit_as_keras_loop(update):
         gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
         assert gan.unroll_steps == (unroll == "on") and gan.steps_per_execution == 10
         gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=20, verbose=0)
-        state[unroll] = [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights
-                         + gan.d_optimizer.variables + gan.g_optimizer.variables]
+        state[unroll] = trained_state(gan)
         if unroll == "on":  # one tf.function: 10 calls of one traced step, no loop
             graph = gan.train_function.get_concrete_function(iter(data.dataset(config.seed))).graph
             calls = [op for op in graph.get_operations() if op.type == "StatefulPartitionedCall"]
@@ -218,8 +223,7 @@ def test_masked_dropout_trains_bit_for_bit_as_keras_dropout(update, monkeypatch)
         keras.utils.set_random_seed(config.stream_seed("init"))
         gan = build_gan(config, data.image_shape, data.pixel_mean(), data.steps_per_epoch)
         gan.fit(data.dataset(config.seed), epochs=1, steps_per_epoch=40, verbose=0)
-        variables = gan.generator.weights + gan.discriminator.weights + gan.d_optimizer.variables
-        bits[dropout] = [np.asarray(v).tobytes() for v in variables + gan.g_optimizer.variables]
+        bits[dropout] = [array.tobytes() for array in trained_state(gan)]
     assert bits["masked"] == bits["keras"]
 
 
